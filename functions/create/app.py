@@ -1,0 +1,9 @@
+"""POST /api/coupon/v1/create -> the coupon code."""
+
+from coupons.http import Request, endpoint
+from coupons.service import create_coupon
+
+
+@endpoint
+def handler(request: Request) -> str:
+    return create_coupon(request.account, request.json())

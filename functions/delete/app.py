@@ -1,0 +1,9 @@
+"""DELETE /api/coupon/v1/delete?cpnNo= -> null."""
+
+from coupons.http import Request, endpoint
+from coupons.service import delete_coupon
+
+
+@endpoint
+def handler(request: Request) -> None:
+    delete_coupon(request.account, request.param("cpnNo"))

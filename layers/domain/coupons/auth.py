@@ -1,0 +1,52 @@
+"""API-key authentication. Keys are stored only as SHA-256 hashes; each belongs to one account.
+
+A small per-container cache saves the key lookup on warm invocations; a revoked key stops
+working within CACHE_SECONDS.
+"""
+
+import hashlib
+import secrets
+import time
+
+from coupons import store
+from coupons.errors import CouponError, ErrorCode
+
+SCHEME = "apikey"
+MAX_KEY_LENGTH = 256
+CACHE_SECONDS = 60.0
+_CACHE_LIMIT = 1024
+_cache: dict[str, tuple[str, float]] = {}
+
+
+def new_api_key() -> str:
+    """A fresh key: 32 random bytes, URL-safe. Shown once; only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def key_id(hashed: str) -> str:
+    """A short public handle for a key (a prefix of its hash), for listing and revoking."""
+    return hashed[:12]
+
+
+def authenticate(authorization: str | None) -> str:
+    """The account owning the `Authorization: APIKey <key>` header, or 401/4010."""
+    scheme, _, api_key = (authorization or "").strip().partition(" ")
+    api_key = api_key.strip()
+    if scheme.lower() != SCHEME or not api_key or len(api_key) > MAX_KEY_LENGTH:
+        raise CouponError(ErrorCode.UNAUTHORIZED)
+    hashed = key_hash(api_key)
+    cached = _cache.get(hashed)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    record = store.get_api_key(hashed)
+    if record is None or record.get("revoked"):
+        _cache.pop(hashed, None)
+        raise CouponError(ErrorCode.UNAUTHORIZED)
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()
+    _cache[hashed] = (str(record["account"]), time.monotonic() + CACHE_SECONDS)
+    return str(record["account"])

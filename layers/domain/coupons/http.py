@@ -1,0 +1,118 @@
+"""HTTP glue shared by every function: read the API Gateway HTTP API (v2) event, authenticate,
+and map results and CouponErrors to the `{code, message, result}` envelope — in one place."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
+    APIGatewayProxyEventV2,
+)
+
+from coupons.auth import authenticate
+from coupons.errors import CouponError, ErrorCode
+from coupons.messages import http_status, message, pick_language
+from coupons.observability import logger, metrics
+
+MAX_BODY_BYTES = 16 * 1024
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class Request:
+    """What a handler needs from the event; `account` is set once the caller is known."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = APIGatewayProxyEventV2(event)
+        self.language = pick_language(self.header("accept-language"))
+        self.request_id = self.event.request_context.request_id or ""
+        self.account = ""
+
+    def header(self, name: str) -> str | None:
+        return (self.event.headers or {}).get(name)
+
+    def param(self, name: str) -> str | None:
+        return (self.event.query_string_parameters or {}).get(name)
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, or 400/4000 (not JSON, not an object, over 16 KB)."""
+        raw = self.event.body or ""
+        if self.event.is_base64_encoded:
+            import base64
+
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except ValueError:
+                raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
+        else:
+            data = raw.encode()
+        if len(data) > MAX_BODY_BYTES:
+            raise CouponError(ErrorCode.MALFORMED_REQUEST)
+        try:
+            body = json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
+        if not isinstance(body, dict):
+            raise CouponError(ErrorCode.MALFORMED_REQUEST)
+        return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {**JSON_HEADERS, **(headers or {})},
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def error_response(error: CouponError, request: Request) -> dict[str, Any]:
+    params: dict[str, str] = {}
+    if error.code == ErrorCode.INVALID_FIELD:
+        params["fields"] = ", ".join(dict.fromkeys(e.field for e in error.errors)) or "body"
+    if error.code == ErrorCode.INTERNAL:
+        params["request_id"] = request.request_id
+    body: dict[str, Any] = {
+        "code": int(error.code),
+        "message": message(error.code, request.language, **params),
+        "result": None,
+    }
+    if error.errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return respond(http_status(error.code), body, headers)
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True) -> Handler:
+    """Turn `operation(request) -> result` into a Lambda handler answering in the envelope."""
+
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = Request(event)
+        try:
+            if authenticated:
+                request.account = authenticate(request.header("authorization"))
+                logger.append_keys(account=request.account)
+            result = operation(request)
+        except CouponError as error:
+            logger.info("refused", extra={"code": int(error.code)})
+            return error_response(error, request)
+        except Exception:
+            logger.exception("unhandled error")
+            return error_response(CouponError(ErrorCode.INTERNAL), request)
+        return respond(200, {"code": 0, "message": "", "result": result})
+
+    return handler
+
+
+def public_endpoint(operation: Callable[[Request], Any]) -> Handler:
+    return endpoint(operation, authenticated=False)

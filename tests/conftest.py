@@ -1,0 +1,143 @@
+"""Shared test harness: the functions' environment from template.yaml, a way to call any
+function's handler with a real HTTP API v2 event, and fresh per-container state per test."""
+
+import importlib.util
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from devstack.gateway import LambdaContext, build_event
+from devstack.template import Route, function_environment, routes
+
+TABLE_NAME = "coupons-test"
+os.environ.update(function_environment(TABLE_NAME))
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "CouponApiTests",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+
+ROUTES: dict[str, Route] = {r.route_key: r for r in routes()}
+_modules: dict[Path, ModuleType] = {}
+
+
+def load_handler(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    source = route.code_dir / "app.py"
+    if source not in _modules:
+        spec = importlib.util.spec_from_file_location(f"fn_{route.code_dir.name}_app", source)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[source] = module
+    return getattr(_modules[source], route.handler.split(".")[-1])
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> int:
+        return int(self.body["code"])
+
+    @property
+    def result(self) -> Any:
+        return self.body["result"]
+
+
+@dataclass
+class Api:
+    """Calls handlers the way API Gateway would, with this account's key."""
+
+    api_key: str | None
+    language: str | None = None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        route = ROUTES.get(f"{method} /api/coupon/v1{path}") or ROUTES["$default"]
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if self.api_key is not None:
+            all_headers.setdefault("authorization", f"APIKey {self.api_key}")
+        if self.language:
+            all_headers.setdefault("accept-language", self.language)
+        if raw_body is None:
+            raw_body = b"" if body is None else json.dumps(body).encode()
+        target = f"/api/coupon/v1{path}" + (f"?{urlencode(query)}" if query else "")
+        event = build_event(
+            method=method,
+            target=target,
+            headers=list(all_headers.items()),
+            body=raw_body,
+            route_key=route.route_key,
+        )
+        answer = load_handler(route)(event, LambdaContext(route))
+        assert answer["headers"]["Content-Type"].startswith("application/json")
+        return Response(answer["statusCode"], answer["headers"], json.loads(answer["body"]))
+
+    def create(self, **fields: Any) -> Response:
+        return self.call("POST", "/create", body=coupon_fields(**fields))
+
+    def validate(self, cpn_no: str, **query: str) -> Response:
+        return self.call("GET", "/validate", query={"cpnNo": cpn_no, **query})
+
+    def redeem(self, cpn_no: str, **fields: Any) -> Response:
+        return self.call("POST", "/redeem", body={"cpnNo": cpn_no, **fields})
+
+    def update(self, cpn_no: str, **fields: Any) -> Response:
+        return self.call("PUT", "/update", body={"cpnNo": cpn_no, **fields})
+
+    def delete(self, cpn_no: str) -> Response:
+        return self.call("DELETE", "/delete", query={"cpnNo": cpn_no})
+
+
+def coupon_fields(**overrides: Any) -> dict[str, Any]:
+    """A valid $5-off single-use coupon running from today to the end of next year."""
+    today = date.today()
+    return {
+        "nm": "$5 discount coupon",
+        "discTypeIdx": 458,
+        "disc": 5,
+        "discCurrency": "USD",
+        "strtYmd": today.isoformat(),
+        "endYmd": date(today.year + 1, 12, 31).isoformat(),
+        "useLimit": 1,
+        **overrides,
+    }
+
+
+def reset_containers() -> None:
+    """Forget what warm containers remember (client, key cache, seen coupons)."""
+    from coupons import auth, service, store
+
+    store.client.cache_clear()
+    auth._cache.clear()
+    service._seen.clear()
+
+
+@pytest.fixture
+def fresh_containers() -> Iterator[None]:
+    reset_containers()
+    yield
+    reset_containers()

@@ -1,0 +1,33 @@
+"""Unit tests run every handler against moto's DynamoDB, the table built from template.yaml."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from moto import mock_aws
+
+from devstack.template import table_create_kwargs
+from tests.conftest import TABLE_NAME, Api
+
+
+@pytest.fixture
+def dynamodb(fresh_containers: None) -> Iterator[Any]:
+    with mock_aws():
+        client = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_create_kwargs(TABLE_NAME))
+        yield client
+
+
+@pytest.fixture
+def api(dynamodb: Any) -> Api:
+    from coupons.admin import create_account
+
+    return Api(create_account("shop")[1])
+
+
+@pytest.fixture
+def other_api(dynamodb: Any) -> Api:
+    from coupons.admin import create_account
+
+    return Api(create_account("other shop")[1])
