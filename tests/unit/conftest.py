@@ -1,4 +1,7 @@
-"""Unit tests run every handler against moto's DynamoDB, the table built from template.yaml."""
+"""Unit tests run every handler against moto's DynamoDB, the table built from template.yaml.
+
+One mocked table serves the session; every test gets fresh accounts, and accounts never see
+each other's items, so tests stay independent."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -11,12 +14,17 @@ from devstack.template import table_create_kwargs
 from tests.conftest import TABLE_NAME, Api
 
 
-@pytest.fixture
-def dynamodb(fresh_containers: None) -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def mocked_table() -> Iterator[Any]:
     with mock_aws():
         client = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
         client.create_table(**table_create_kwargs(TABLE_NAME))
         yield client
+
+
+@pytest.fixture
+def dynamodb(mocked_table: Any, fresh_containers: None) -> Any:
+    return mocked_table
 
 
 @pytest.fixture

