@@ -14,7 +14,7 @@ from devstack.template import table_create_kwargs
 from tests.conftest import TABLE_NAME, Api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mocked_table() -> Iterator[Any]:
     with mock_aws():
         client = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")

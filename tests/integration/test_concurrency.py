@@ -1,0 +1,105 @@
+"""Races on the real engine with real threads: DynamoDB Local behind the local gateway, which
+runs concurrent requests in parallel like separate Lambda containers."""
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from coupons import auth, store
+from tests.conftest import Api, Response
+
+pytestmark = pytest.mark.integration
+
+
+def in_parallel(calls: list[Callable[[], Response]], workers: int = 50) -> list[Response]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
+    assert api.api_key
+    key = store.get_api_key(auth.key_hash(api.api_key))
+    assert key is not None
+    response = store.client().query(
+        TableName=store.config.table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
+        ExpressionAttributeValues={
+            ":pk": {"S": store.coupon_pk(str(key["account"]), cpn_no)},
+            ":r": {"S": store.REDEMPTION_PREFIX},
+        },
+        ConsistentRead=True,
+    )
+    return [store.from_item(item) or {} for item in response["Items"]]
+
+
+def test_50_redeemers_of_5_uses_get_exactly_5(api: Api) -> None:
+    code = api.create(useLimit=5, userId="buyer").result
+    answers = in_parallel([lambda: api.redeem(code, userId="buyer")] * 50)
+    assert Counter(a.code for a in answers) == {0: 5, 4222: 45}
+    assert sorted(a.result["useCnt"] for a in answers if a.code == 0) == [1, 2, 3, 4, 5]
+    assert api.update(code, memo="check").code == 0
+    assert api.validate(code).code == 4222
+    assert len(redemption_records(api, code)) == 5
+
+
+def test_100_concurrent_redemptions_of_an_unlimited_coupon(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    answers = in_parallel([lambda i=i: api.redeem(code, memo=f"order {i}") for i in range(100)])
+    assert Counter(a.code for a in answers) == {0: 100}
+    assert len({a.result["rdmId"] for a in answers}) == 100
+    assert api.validate(code).result["useCnt"] == 100
+    records = redemption_records(api, code)
+    assert len(records) == 100
+    assert {r["memo"] for r in records} == {f"order {i}" for i in range(100)}
+
+
+def test_an_edit_racing_a_redemption_never_yields_a_used_coupon_with_edited_terms(
+    api: Api,
+) -> None:
+    """The redemption presents the old password; the edit changes it. Exactly one wins:
+    either the coupon was used under its old terms (and the edit is refused, 4091), or the
+    edit landed first (and the old password is refused, 4225)."""
+    outcomes = Counter()
+    for _ in range(25):
+        code = api.create(onsitePwd="old-pin").result
+        redeem, edit = in_parallel(
+            [
+                lambda code=code: api.redeem(code, onsitePwd="old-pin"),
+                lambda code=code: api.update(code, onsitePwd="new-pin"),
+            ],
+            workers=2,
+        )
+        outcomes[(redeem.code, edit.code)] += 1
+        stored = redemption_records(api, code)
+        if redeem.code == 0:
+            assert edit.code == 4091
+            assert len(stored) == 1
+        else:
+            assert (redeem.code, edit.code) == (4225, 0)
+            assert stored == []
+            assert api.validate(code).result["onsitePwd"] == "new-pin"
+    assert set(outcomes) <= {(0, 4091), (4225, 0)}
+
+
+def test_a_delete_racing_redemptions_leaves_no_orphan_count(api: Api) -> None:
+    for round_ in range(5):
+        code = api.create(cpnNo=f"RACEDELETE{round_}", useLimit=0).result
+        calls = [lambda: api.redeem(code) for _ in range(20)]
+        calls.insert(10, lambda: api.delete(code))
+        answers = in_parallel(calls, workers=21)
+        deleted = answers.pop(10)
+        assert deleted.code == 0
+        assert {a.code for a in answers} <= {0, 4040}
+        successes = sum(a.code == 0 for a in answers)
+        # Every success left its record; nothing was counted without one.
+        assert len(redemption_records(api, code)) == successes
+        assert api.validate(code).code == 4040
+        # The code comes back as a brand-new coupon with nothing counted.
+        assert api.create(cpnNo=code, useLimit=0).code == 0
+        assert api.validate(code).result["useCnt"] == 0
+        assert api.delete(code).code == 0
+        # The first coupon's records are kept, for the merchant's history.
+        assert len(redemption_records(api, code)) == successes
