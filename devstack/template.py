@@ -274,7 +274,9 @@ def function_environment(
     env = {
         name: _env_value(name, value, template, table)
         for name, value in variables.items()
-        if name not in overrides
+        # Conditional variables (e.g. the DynamoDB endpoint for `sam local`) are absent by
+        # default; the local stack sets what it needs through `overrides`.
+        if name not in overrides and not (isinstance(value, dict) and "Fn::If" in value)
     }
     env.update(overrides)
     return env

@@ -87,8 +87,8 @@ def test_an_edit_racing_a_redemption_never_yields_a_used_coupon_with_edited_term
 def test_a_delete_racing_redemptions_leaves_no_orphan_count(api: Api) -> None:
     for round_ in range(5):
         code = api.create(cpnNo=f"RACEDELETE{round_}", useLimit=0).result
-        calls = [lambda: api.redeem(code) for _ in range(20)]
-        calls.insert(10, lambda: api.delete(code))
+        calls = [lambda code=code: api.redeem(code) for _ in range(20)]
+        calls.insert(10, lambda code=code: api.delete(code))
         answers = in_parallel(calls, workers=21)
         deleted = answers.pop(10)
         assert deleted.code == 0

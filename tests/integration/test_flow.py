@@ -4,8 +4,8 @@ import itertools
 import os
 import subprocess
 import sys
-from pathlib import Path
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -55,7 +55,9 @@ def test_messages_follow_accept_language(api: Api) -> None:
     assert answer.body["message"] == "쿠폰을 찾을 수 없습니다."
     invalid = korean.create(disc="five")
     assert invalid.body["message"] == "잘못된 필드: disc."
-    assert Api(None, language="ko").call("GET", "/nope").body["message"] == "존재하지 않는 경로입니다."
+    assert (
+        Api(None, language="ko").call("GET", "/nope").body["message"] == "존재하지 않는 경로입니다."
+    )
 
 
 def test_korean_amounts_are_formatted_for_korean(api: Api) -> None:

@@ -60,7 +60,9 @@ def test_used_coupon_only_takes_memo(api: Api) -> None:
     assert api.update(code, nm="$5 discount coupon", useLimit=1, memo="again").code == 0
     # Validate refuses a used-up coupon, so look at what is stored.
     stored = [item for item in _coupons_of(api) if item["cpnNo"] == code]
-    assert [(c["memo"], c["nm"], c["useCnt"]) for c in stored] == [("again", "$5 discount coupon", 1)]
+    assert [(c["memo"], c["nm"], c["useCnt"]) for c in stored] == [
+        ("again", "$5 discount coupon", 1)
+    ]
 
 
 def test_used_unlimited_coupon_shows_its_memo_edit(api: Api) -> None:

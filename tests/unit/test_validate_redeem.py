@@ -51,7 +51,9 @@ def test_validate_normalizes_the_code(api: Api) -> None:
         ({"onsitePwd": "1234"}, {}, 0),  # validate takes no password
     ],
 )
-def test_validate_refusals(api: Api, fields: dict[str, Any], query: dict[str, str], code: int) -> None:
+def test_validate_refusals(
+    api: Api, fields: dict[str, Any], query: dict[str, str], code: int
+) -> None:
     cpn_no = api.create(**fields).result
     answer = api.validate(cpn_no, **query)
     assert answer.code == code

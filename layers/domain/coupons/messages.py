@@ -14,10 +14,18 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
         "잘못된 요청입니다. 본문은 16KB 이하의 JSON 객체여야 합니다.",
     ),
     ErrorCode.INVALID_FIELD: (400, "Invalid field: {fields}.", "잘못된 필드: {fields}."),
-    ErrorCode.UNAUTHORIZED: (401, "Missing or invalid API key.", "API 키가 없거나 올바르지 않습니다."),
+    ErrorCode.UNAUTHORIZED: (
+        401,
+        "Missing or invalid API key.",
+        "API 키가 없거나 올바르지 않습니다.",
+    ),
     ErrorCode.COUPON_NOT_FOUND: (404, "Coupon not found.", "쿠폰을 찾을 수 없습니다."),
     ErrorCode.ROUTE_NOT_FOUND: (404, "No such route.", "존재하지 않는 경로입니다."),
-    ErrorCode.CODE_EXISTS: (409, "The coupon code already exists.", "이미 존재하는 쿠폰 번호입니다."),
+    ErrorCode.CODE_EXISTS: (
+        409,
+        "The coupon code already exists.",
+        "이미 존재하는 쿠폰 번호입니다.",
+    ),
     ErrorCode.COUPON_LOCKED: (
         409,
         "The coupon has already been used: only memo can be edited.",
@@ -28,7 +36,11 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
         "A request with this Idempotency-Key is still in progress.",
         "같은 Idempotency-Key의 요청이 아직 처리 중입니다.",
     ),
-    ErrorCode.NOT_YET_VALID: (422, "The coupon is not yet valid.", "아직 사용 기간이 아닌 쿠폰입니다."),
+    ErrorCode.NOT_YET_VALID: (
+        422,
+        "The coupon is not yet valid.",
+        "아직 사용 기간이 아닌 쿠폰입니다.",
+    ),
     ErrorCode.EXPIRED: (422, "The coupon has expired.", "사용 기간이 지난 쿠폰입니다."),
     ErrorCode.USAGE_LIMIT_REACHED: (
         422,

@@ -9,7 +9,14 @@ from typing import Any
 
 from coupons import config, rules, store
 from coupons.errors import CouponError, ErrorCode
-from coupons.models import TERM_FIELDS, CouponTerms, CreateRequest, RedeemRequest, UpdateRequest, parse
+from coupons.models import (
+    TERM_FIELDS,
+    CouponTerms,
+    CreateRequest,
+    RedeemRequest,
+    UpdateRequest,
+    parse,
+)
 from coupons.observability import count
 
 _GENERATE_ATTEMPTS = 5
@@ -149,7 +156,7 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
             assert coupon is not None
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
             if pinned and actual == (use_count, use_limit):
-                raise RuntimeError("redeem condition refused a coupon the rules accept")
+                raise RuntimeError("redeem condition refused a coupon the rules accept") from None
             use_count, use_limit = actual
             continue
         use_count += 1

@@ -36,7 +36,7 @@ THROTTLING_ERRORS = frozenset(
 Item = dict[str, Any]
 
 
-class ConditionFailed(Exception):  # noqa: N818 - a signal for the service, not an error
+class ConditionFailed(Exception):
     """A conditional write was refused; `old` is the item as it was (None if absent)."""
 
     def __init__(self, old: Item | None) -> None:
@@ -52,7 +52,11 @@ def client() -> Any:
     session = botocore.session.get_session()
     return session.create_client(
         "dynamodb",
-        config=Config(retries={"mode": "standard", "max_attempts": 4}, tcp_keepalive=True),
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 4},
+            tcp_keepalive=True,
+            max_pool_connections=50,  # the local gateway runs many requests per process
+        ),
     )
 
 
@@ -275,7 +279,7 @@ def redeem(
         raise
 
 
-class _Cancelled(Exception):  # noqa: N818
+class _Cancelled(Exception):
     def __init__(self, reasons: list[dict[str, Any]]) -> None:
         super().__init__("transaction cancelled")
         self.reasons = reasons
@@ -334,8 +338,13 @@ def put_account(account: str, name: str, created: str) -> None:
     _call(
         "put_item",
         Item=to_item(
-            {"PK": f"ACCOUNT#{account}", "SK": "ACCOUNT", "account": account, "name": name,
-             "created": created}
+            {
+                "PK": f"ACCOUNT#{account}",
+                "SK": "ACCOUNT",
+                "account": account,
+                "name": name,
+                "created": created,
+            }
         ),
         ConditionExpression="attribute_not_exists(PK)",
     )
@@ -354,8 +363,14 @@ def put_api_key(key_hash: str, account: str, key_id: str, created: str) -> None:
     _call(
         "put_item",
         Item=to_item(
-            {"PK": f"KEY#{key_hash}", "SK": "KEY", "account": account, "keyId": key_id,
-             "created": created, "revoked": False}
+            {
+                "PK": f"KEY#{key_hash}",
+                "SK": "KEY",
+                "account": account,
+                "keyId": key_id,
+                "created": created,
+                "revoked": False,
+            }
         ),
         ConditionExpression="attribute_not_exists(PK)",
     )

@@ -1,0 +1,44 @@
+"""Every events/ file (the ones `sam local invoke -e` takes) runs through its handler."""
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coupons import admin, rules
+from devstack.gateway import LambdaContext
+from tests.conftest import ROUTES, load_handler
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+# In the order a checkout would use them; what each must answer.
+FLOW = [("create", 0), ("validate", 0), ("update", 0), ("redeem", 0), ("delete", 0),
+        ("not_found", 4041)]  # fmt: skip
+
+
+def test_there_is_one_event_per_function() -> None:
+    functions = {route.code_dir.name for route in ROUTES.values()}
+    events = {path.stem for path in EVENTS.glob("*.json")} - {"env"}
+    assert events == functions == {name for name, _ in FLOW}
+
+
+def test_every_event_runs_through_its_handler(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The events carry fixed dates; run them on a day inside the coupon's period.
+    monkeypatch.setattr(rules, "today", lambda: date(2026, 11, 22))
+    for name, expected in FLOW:
+        event = json.loads((EVENTS / f"{name}.json").read_text())
+        admin.ensure_account_with_key("events", event["headers"]["authorization"].split()[1])
+        route = ROUTES[event["routeKey"]]
+        assert route.code_dir.name == name
+        answer = load_handler(route)(event, LambdaContext(route))
+        body = json.loads(answer["body"])
+        assert body["code"] == expected, (name, body)
+
+
+def test_env_json_points_sam_local_at_dynamodb_local() -> None:
+    env = json.loads((EVENTS / "env.json").read_text())["Parameters"]
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://")
+    assert env["TABLE_NAME"] == "coupons-dev"

@@ -1,0 +1,101 @@
+"""template.yaml is the product's shape: one function per route, one layer, one table, and
+each function allowed exactly the DynamoDB actions its route needs."""
+
+from typing import Any
+
+from devstack.template import load_template
+
+API = "/api/coupon/v1"
+# route -> (function, the DynamoDB actions it needs); GetItem everywhere reads the API key.
+EXPECTED = {
+    f"POST {API}/create": ("CreateFunction", {"GetItem", "PutItem"}),
+    f"PUT {API}/update": ("UpdateFunction", {"GetItem", "UpdateItem"}),
+    f"GET {API}/validate": ("ValidateFunction", {"GetItem"}),
+    f"POST {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
+    f"PUT {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
+    f"DELETE {API}/delete": ("DeleteFunction", {"GetItem", "DeleteItem"}),
+    "ANY $default": ("NotFoundFunction", set()),
+}
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+
+
+def _functions() -> dict[str, Any]:
+    return {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def _routes() -> dict[str, str]:
+    found = {}
+    for name, function in _functions().items():
+        for event in function["Properties"]["Events"].values():
+            assert event["Type"] == "HttpApi"
+            assert event["Properties"]["ApiId"] == {"Ref": "CouponApi"}
+            found[f"{event['Properties']['Method']} {event['Properties']['Path']}"] = name
+    return found
+
+
+def _dynamodb_actions(function: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for policy in function["Properties"].get("Policies", []):
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert statement["Resource"] == {"Fn::GetAtt": ["CouponTable", "Arn"]}
+            actions |= {action.removeprefix("dynamodb:") for action in statement["Action"]}
+    return actions
+
+
+def test_every_route_has_its_own_function_and_folder() -> None:
+    assert _routes() == {route: function for route, (function, _) in EXPECTED.items()}
+    code_dirs = [f["Properties"]["CodeUri"] for f in _functions().values()]
+    assert len(code_dirs) == len(set(code_dirs)) == len(_functions())
+    assert all(uri.startswith("functions/") for uri in code_dirs)
+
+
+def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
+    for function_name, actions in {f: a for f, a in EXPECTED.values()}.items():
+        granted = _dynamodb_actions(_functions()[function_name])
+        assert granted == actions, function_name
+        assert "*" not in "".join(granted) and "Scan" not in granted
+    assert _dynamodb_actions(_functions()["ValidateFunction"]) == {"GetItem"}  # read-only
+
+
+def test_runtime_layer_and_limits() -> None:
+    defaults = TEMPLATE["Globals"]["Function"]
+    assert defaults["Runtime"] == "python3.13" and defaults["Architectures"] == ["arm64"]
+    assert defaults["Timeout"] < 30  # the HTTP API's integration timeout
+    assert defaults["Layers"] == [{"Ref": "DomainLayer"}]
+    layer = RESOURCES["DomainLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["ContentUri"] == "layers/domain/"
+    env = defaults["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == {"Ref": "CouponTable"}
+    assert env["TIME_ZONE"] == {"Ref": "TimeZone"}
+    assert env["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
+    assert TEMPLATE["Parameters"]["TimeZone"]["Default"] == "UTC"
+
+
+def test_table_is_durable_and_on_demand() -> None:
+    tables = [r for r in RESOURCES.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert len(tables) == 1
+    table = tables[0]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_outputs_name_the_api_url_and_table() -> None:
+    assert {"ApiUrl", "TableName"} <= set(TEMPLATE["Outputs"])
+
+
+def test_handlers_stay_thin_and_never_touch_boto3() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for function in _functions().values():
+        source = (root / function["Properties"]["CodeUri"] / "app.py").read_text()
+        code_lines = [line for line in source.splitlines() if line.strip()]
+        assert len(code_lines) <= 12
+        assert "boto" not in source and "dynamodb" not in source.lower()
