@@ -65,10 +65,11 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 	$(SAM) build --build-dir .aws-sam/build
 
+# pytest runs last so its summary closes the output.
 test: setup $(SAM_VENV)/.installed
 	$(MAKE) lint
-	$(PYTEST) tests
 	$(MAKE) template-check
+	$(PYTEST) tests
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,14 @@
 """The one place that builds powertools' Logger and Metrics for every function."""
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 metrics = Metrics()
+# Read-only routes record no metric on most requests; that is expected, not worth a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def count(name: str, **dimensions: str) -> None:
