@@ -97,7 +97,44 @@ class LocalDynamoDB(Protocol):
     def stop(self) -> None: ...
 
 
-class DynamoDBLocal:
+class _LocalEndpoint:
+    """What both local stores share: a loopback port, its endpoint, and `with` support."""
+
+    port: int | None
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    def _claim_port(self, hint: str) -> int:
+        if self.port is None:
+            self.port = free_port()
+        elif port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; {hint}")
+        return self.port
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class DynamoDBLocal(_LocalEndpoint):
     """Amazon's DynamoDB Local as a child process (its own process group).
 
     ``db_path=None`` runs in memory; otherwise data persists under ``db_path``.
@@ -119,12 +156,6 @@ class DynamoDBLocal:
         self.java = java
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        if self.port is None:
-            raise RuntimeError("DynamoDBLocal is not started")
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -156,13 +187,10 @@ class DynamoDBLocal:
     def start(self) -> None:
         if self._proc is not None:
             raise RuntimeError("DynamoDBLocal already started")
-        if self.port is None:
-            self.port = free_port()
-        elif port_in_use(self.port):
-            raise RuntimeError(
-                f"port {self.port} is already in use (a DynamoDB Local left over from an earlier "
-                "run?); stop that process or choose another port (DYNAMODB_PORT)"
-            )
+        self._claim_port(
+            "a DynamoDB Local left over from an earlier run? Stop that process or choose "
+            "another port (DYNAMODB_PORT)"
+        )
         if self.db_path is not None:
             self.db_path = self.db_path.resolve()
             self.db_path.mkdir(parents=True, exist_ok=True)
@@ -220,20 +248,8 @@ class DynamoDBLocal:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class MotoServer:
+class MotoServer(_LocalEndpoint):
     """Fallback: moto's in-memory server in a thread. Not thread-safe: serialize requests."""
 
     def __init__(self, port: int | None = None, *, quiet: bool = True) -> None:
@@ -241,42 +257,21 @@ class MotoServer:
         self.quiet = quiet
         self._server: Any = None
 
-    @property
-    def endpoint(self) -> str:
-        if self.port is None:
-            raise RuntimeError("MotoServer is not started")
-        return f"http://127.0.0.1:{self.port}"
-
     def start(self) -> None:
         from moto.server import ThreadedMotoServer  # dev dependency; imported only when used
 
         if self._server is not None:
             raise RuntimeError("MotoServer already started")
-        if self.port is None:
-            self.port = free_port()
-        elif port_in_use(self.port):
-            raise RuntimeError(f"port {self.port} is already in use; choose another port")
+        port = self._claim_port("choose another port")
         if self.quiet:  # werkzeug logs every request to stderr otherwise
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bool:
