@@ -174,3 +174,14 @@ def test_refused_redemptions_change_nothing(api: Api) -> None:
 )
 def test_redeem_bad_fields(api: Api, body: dict[str, Any]) -> None:
     assert api.call("POST", "/redeem", body=body).code == 4001
+
+
+def test_a_stale_container_still_reports_the_right_count(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    for _ in range(3):
+        api.redeem(code)
+    for key in list(service._seen):
+        service._seen[key] = (0, 0)  # this container last saw the coupon unused
+    redeemed = api.redeem(code).result
+    assert (redeemed["useCnt"], redeemed["remaining"]) == (4, None)
+    assert api.validate(code).result["useCnt"] == 4

@@ -21,8 +21,10 @@ from coupons.observability import count
 
 _GENERATE_ATTEMPTS = 5
 _EDIT_ATTEMPTS = 3
-# Pinned redemption attempts before the last one, which lets the count float (see redeem).
+# Redemption attempts that pin the count before the last one, which lets it float (see redeem).
+# A limited coupon's count moves at most 5 times; an unlimited one's may move on every request.
 _PINNED_REDEEM_ATTEMPTS = 5
+_PINNED_UNLIMITED_ATTEMPTS = 1
 # What this container last saw of a coupon: (useCnt, useLimit). A redemption pins its belief
 # about both in the condition so that, on success, the new count and what remains are known
 # without reading the coupon. A wrong belief costs one more request and is corrected from the
@@ -116,9 +118,11 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
     today = rules.today()
     use_count, use_limit = _seen.get((account, code), _FIRST_GUESS)
     for attempt in range(_PINNED_REDEEM_ATTEMPTS + 1):
-        # The last attempt leaves the count unpinned, so a hot coupon cannot starve a request;
-        # the reported useCnt is then the lowest it can be.
-        pinned = attempt < _PINNED_REDEEM_ATTEMPTS
+        # Once the pinned attempts are spent the count floats, so a hot coupon cannot starve a
+        # request; the reported useCnt is then the lowest it can be.
+        pinned = attempt < (
+            _PINNED_REDEEM_ATTEMPTS if use_limit != rules.UNLIMITED else _PINNED_UNLIMITED_ATTEMPTS
+        )
         rdm_id = _new_id()
         try:
             store.redeem(
@@ -155,7 +159,7 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
                 raise CouponError(refused) from None
             assert coupon is not None
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
-            if pinned and actual == (use_count, use_limit):
+            if actual[1] == use_limit and (actual[0] == use_count or not pinned):
                 raise RuntimeError("redeem condition refused a coupon the rules accept") from None
             use_count, use_limit = actual
             continue
