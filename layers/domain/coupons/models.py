@@ -17,6 +17,9 @@ HEX_COLOR = r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$"
 HTTPS_URL = re.compile(r"^https://[^\s/?#@]+(?:[/?#]\S*)?$")
 HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$")
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# Any text but C0 controls (tabs and line breaks allowed) and lone surrogates, which
+# could not be stored as UTF-8.
+PRINTABLE = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*$")
 MAX_AMOUNT = 1_000_000_000_000
 MAX_INDEX = 2**31 - 1
 
@@ -47,6 +50,13 @@ class _Request(BaseModel):
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
         return data
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and not PRINTABLE.match(value):
+            raise ValueError("must be printable text (no control characters)")
+        return value
 
 
 class CouponTerms(_Request):
