@@ -2,8 +2,9 @@
 runs concurrent requests in parallel like separate Lambda containers."""
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from tests.conftest import Api, Response
 pytestmark = pytest.mark.integration
 
 
-def in_parallel(calls: list[Callable[[], Response]], workers: int = 50) -> list[Response]:
+def in_parallel(calls: Sequence[Callable[[], Response]], workers: int = 50) -> list[Response]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda call: call(), calls))
 
@@ -37,7 +38,7 @@ def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
 
 def test_50_redeemers_of_5_uses_get_exactly_5(api: Api) -> None:
     code = api.create(useLimit=5, userId="buyer").result
-    answers = in_parallel([lambda: api.redeem(code, userId="buyer")] * 50)
+    answers = in_parallel([partial(api.redeem, code, userId="buyer")] * 50)
     assert Counter(a.code for a in answers) == {0: 5, 4222: 45}
     assert sorted(a.result["useCnt"] for a in answers if a.code == 0) == [1, 2, 3, 4, 5]
     assert api.update(code, memo="check").code == 0
@@ -47,7 +48,7 @@ def test_50_redeemers_of_5_uses_get_exactly_5(api: Api) -> None:
 
 def test_100_concurrent_redemptions_of_an_unlimited_coupon(api: Api) -> None:
     code = api.create(useLimit=0).result
-    answers = in_parallel([lambda i=i: api.redeem(code, memo=f"order {i}") for i in range(100)])
+    answers = in_parallel([partial(api.redeem, code, memo=f"order {i}") for i in range(100)])
     assert Counter(a.code for a in answers) == {0: 100}
     assert len({a.result["rdmId"] for a in answers}) == 100
     assert api.validate(code).result["useCnt"] == 100
@@ -62,13 +63,13 @@ def test_an_edit_racing_a_redemption_never_yields_a_used_coupon_with_edited_term
     """The redemption presents the old password; the edit changes it. Exactly one wins:
     either the coupon was used under its old terms (and the edit is refused, 4091), or the
     edit landed first (and the old password is refused, 4225)."""
-    outcomes = Counter()
+    outcomes: Counter[tuple[int, int]] = Counter()
     for _ in range(25):
         code = api.create(onsitePwd="old-pin").result
         redeem, edit = in_parallel(
             [
-                lambda code=code: api.redeem(code, onsitePwd="old-pin"),
-                lambda code=code: api.update(code, onsitePwd="new-pin"),
+                partial(api.redeem, code, onsitePwd="old-pin"),
+                partial(api.update, code, onsitePwd="new-pin"),
             ],
             workers=2,
         )
@@ -87,8 +88,8 @@ def test_an_edit_racing_a_redemption_never_yields_a_used_coupon_with_edited_term
 def test_a_delete_racing_redemptions_leaves_no_orphan_count(api: Api) -> None:
     for round_ in range(5):
         code = api.create(cpnNo=f"RACEDELETE{round_}", useLimit=0).result
-        calls = [lambda code=code: api.redeem(code) for _ in range(20)]
-        calls.insert(10, lambda code=code: api.delete(code))
+        calls = [partial(api.redeem, code) for _ in range(20)]
+        calls.insert(10, partial(api.delete, code))
         answers = in_parallel(calls, workers=21)
         deleted = answers.pop(10)
         assert deleted.code == 0

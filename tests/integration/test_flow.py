@@ -77,13 +77,13 @@ def test_redeem_costs_one_request_when_the_container_guesses_right(api: Api) -> 
 
     code = api.create().result
     service._seen.clear()
-    store._call_transaction = counting  # type: ignore[assignment]
+    store._call_transaction = counting
     try:
         # Through the in-process handler, so the counter sees the call.
         in_process = Api(api.api_key)
         assert in_process.redeem(code).result["useCnt"] == 1
     finally:
-        store._call_transaction = original  # type: ignore[assignment]
+        store._call_transaction = original
     assert next(calls) == 1
 
 

@@ -3,6 +3,7 @@ neither ever contains an API key or an on-site password."""
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +16,11 @@ from tests.conftest import Api
 def log_stream() -> Iterator[io.StringIO]:
     """What the layer's Logger writes (its handler holds the stdout of import time)."""
     stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(stream)
     yield stream
-    logger.registered_handler.setStream(previous)
+    handler.setStream(previous)
 
 
 def _json_lines(text: str) -> list[dict]:
