@@ -17,6 +17,12 @@ HEX_COLOR = r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$"
 HTTPS_URL = re.compile(r"^https://[^\s/?#@]+(?:[/?#]\S*)?$")
 HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(?:[/?#]\S*)?$")
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# Optional text fields that must have a shape when set: field -> (pattern, reason).
+SHAPES = {
+    "domain": (HTTPS_URL, "must be an https:// URL"),
+    "url": (HTTP_URL, "must be an http:// or https:// URL"),
+    "userEml": (EMAIL_SHAPE, "must be an email address"),
+}
 # Any text but C0 controls (tabs and line breaks allowed) and lone surrogates, which
 # could not be stored as UTF-8.
 PRINTABLE = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*$")
@@ -104,25 +110,12 @@ class CouponTerms(_Request):
             raise ValueError("must be one of " + ", ".join(CURRENCIES))
         return value
 
-    @field_validator("domain")
+    @field_validator(*SHAPES)
     @classmethod
-    def _https_url(cls, value: str) -> str:
-        if value and not HTTPS_URL.match(value):
-            raise ValueError("must be an https:// URL")
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not HTTP_URL.match(value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @field_validator("userEml")
-    @classmethod
-    def _email_shape(cls, value: str) -> str:
-        if value and not EMAIL_SHAPE.match(value):
-            raise ValueError("must be an email address")
+    def _shaped(cls, value: str, info: _Info) -> str:
+        pattern, reason = SHAPES[str(info.field_name)]
+        if value and not pattern.match(value):
+            raise ValueError(reason)
         return value
 
     @model_validator(mode="after")
