@@ -25,7 +25,11 @@ from zoneinfo import ZoneInfo
 
 from devstack.template import REPO_ROOT, function_environment
 
-TABLE_NAME = "coupons-dev"
+if str(REPO_ROOT / "layers" / "domain") not in sys.path:  # the layer, as Lambda mounts it
+    sys.path.insert(0, str(REPO_ROOT / "layers" / "domain"))
+from coupons.admin import DEV_DYNAMODB_PORT, DEV_TABLE
+
+TABLE_NAME = DEV_TABLE
 DATA_DIR = REPO_ROOT / ".devdata"
 API_PREFIX = "/api/coupon/v1"
 DEV_ACCOUNT = "dev"
@@ -133,15 +137,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> int:
-    layer = str(REPO_ROOT / "layers" / "domain")
-    if layer not in sys.path:
-        sys.path.insert(0, layer)
     # Imported here so that nothing below can import a handler before the environment is set.
     from devstack import dynamodb_local
     from devstack.gateway import Gateway
 
     port = _env_port("PORT", 3000)
-    ddb_port = _env_port("DYNAMODB_PORT", 8000)
+    ddb_port = _env_port("DYNAMODB_PORT", DEV_DYNAMODB_PORT)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
 

@@ -1,7 +1,8 @@
 """coupon-admin: create accounts and API keys, list and revoke keys.
 
 Works against the table named by TABLE_NAME (with AWS_ENDPOINT_URL_DYNAMODB, as the functions
-read them). Without TABLE_NAME it uses the local dev store that `make dev` runs.
+read them). Without TABLE_NAME it uses the local dev store that `make dev` runs (on
+DYNAMODB_PORT, default 8000).
 """
 
 import argparse
@@ -13,15 +14,17 @@ from datetime import UTC, datetime
 
 from coupons import auth, store
 
+# The local dev store that `make dev` runs (devstack/serve.py uses these too).
 DEV_TABLE = "coupons-dev"
-DEV_ENDPOINT = "http://127.0.0.1:8000"
+DEV_DYNAMODB_PORT = 8000
 
 
 def _use_dev_store_by_default() -> None:
     if os.environ.get("TABLE_NAME"):
         return
     os.environ["TABLE_NAME"] = DEV_TABLE
-    os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODB", DEV_ENDPOINT)
+    port = os.environ.get("DYNAMODB_PORT") or DEV_DYNAMODB_PORT
+    os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
