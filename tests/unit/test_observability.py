@@ -4,6 +4,7 @@ neither ever contains an API key or an on-site password."""
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -50,5 +51,7 @@ def test_logs_and_metrics_without_secrets(
     names = {m["Name"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"]
              for m in d["Metrics"]}  # fmt: skip
     assert {"CouponsCreated", "Redemptions", "RedemptionsRejected"} <= names
+    namespaces = {d["Namespace"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"]}
+    assert namespaces == {os.environ["POWERTOOLS_METRICS_NAMESPACE"]}
     rejected = [line for line in metrics if "RedemptionsRejected" in line]
     assert [line["reason"] for line in rejected] == ["ONSITE_PASSWORD"]

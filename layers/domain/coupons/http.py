@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 from coupons.auth import authenticate
 from coupons.errors import CouponError, ErrorCode
 from coupons.messages import http_status, message, pick_language
-from coupons.observability import logger, metrics
+from coupons.observability import logger
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
@@ -95,7 +95,6 @@ def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True)
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
     )
-    @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
         try:
