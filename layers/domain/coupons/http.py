@@ -100,13 +100,12 @@ def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True)
         try:
             if authenticated:
                 request.account = authenticate(request.header("authorization"))
-                logger.append_keys(account=request.account)
             result = operation(request)
         except CouponError as error:
-            logger.info("refused", extra={"code": int(error.code)})
+            logger.info("refused", extra={"code": int(error.code), "account": request.account})
             return error_response(error, request)
         except Exception:
-            logger.exception("unhandled error")
+            logger.exception("unhandled error", extra={"account": request.account})
             return error_response(CouponError(ErrorCode.INTERNAL), request)
         return respond(200, {"code": 0, "message": "", "result": result})
 
