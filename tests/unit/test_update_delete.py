@@ -74,6 +74,12 @@ def test_used_unlimited_coupon_shows_its_memo_edit(api: Api) -> None:
     assert (coupon["memo"], coupon["disc"], coupon["useCnt"]) == ("after", 5.0, 1)
 
 
+def test_clearing_the_domain_restores_the_deployment_default(api: Api) -> None:
+    code = api.create(domain="https://vvd.bz").result
+    assert api.update(code, domain="").code == 0
+    assert api.validate(code).result["domain"] == "https://coupons.example.com"
+
+
 def test_update_ignores_cpn_no_digits_and_unknown_fields(api: Api) -> None:
     code = api.create().result
     assert api.update(code, cpnNoDigits=8, whatever=1).code == 0

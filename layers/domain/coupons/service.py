@@ -46,8 +46,7 @@ def _new_id() -> str:
 
 def create_coupon(account: str, body: Mapping[str, Any]) -> str:
     request = parse(CreateRequest, body, today=rules.today())
-    terms = request.model_dump(include=set(TERM_FIELDS))
-    terms["domain"] = terms["domain"] or config.public_base_url()
+    terms = _with_defaults(request.model_dump(include=set(TERM_FIELDS)))
     coupon = {**terms, "useCnt": 0, "ver": 0, "cid": _new_id(), "regTs": _now_ms()}
     if request.cpnNo:
         coupon["cpnNo"] = rules.normalize_code(request.cpnNo)
@@ -73,7 +72,9 @@ def update_coupon(account: str, body: Mapping[str, Any]) -> str:
         if stored is None:
             raise CouponError(ErrorCode.COUPON_NOT_FOUND)
         current = {name: stored[name] for name in TERM_FIELDS}
-        merged = parse(CouponTerms, {**current, **edits}, today=rules.today()).model_dump()
+        merged = _with_defaults(
+            parse(CouponTerms, {**current, **edits}, today=rules.today()).model_dump()
+        )
         changes = {name: value for name, value in merged.items() if value != current[name]}
         if not changes:
             return cpn_no
@@ -216,6 +217,12 @@ def coupon_object(coupon: Mapping[str, Any], language: str) -> dict[str, Any]:
         "background": coupon["background"],
         "webhookEnableYn": coupon["webhookEnableYn"],
     }
+
+
+def _with_defaults(terms: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that come from the deployment rather than the model."""
+    terms["domain"] = terms["domain"] or config.public_base_url()
+    return terms
 
 
 def _remember(account: str, code: str, use_count: int, use_limit: int) -> None:
