@@ -1,20 +1,17 @@
 """Shared test harness: the functions' environment from template.yaml, a way to call any
 function's handler with a real HTTP API v2 event, and fresh per-container state per test."""
 
-import importlib.util
 import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from devstack.gateway import LambdaContext, build_event
+from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.template import Route, function_environment, routes
 
 TABLE_NAME = "coupons-test"
@@ -30,18 +27,12 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 
 ROUTES: dict[str, Route] = {r.route_key: r for r in routes()}
-_modules: dict[Path, ModuleType] = {}
+# Loads each function's app.py the way `make dev` does; never serves HTTP here.
+_FUNCTIONS = Gateway(quiet=True)
 
 
 def load_handler(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    source = route.code_dir / "app.py"
-    if source not in _modules:
-        spec = importlib.util.spec_from_file_location(f"fn_{route.code_dir.name}_app", source)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[source] = module
-    return getattr(_modules[source], route.handler.split(".")[-1])
+    return _FUNCTIONS.handler_for(route)
 
 
 @dataclass
