@@ -34,32 +34,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create_account(name: str) -> tuple[str, str]:
-    """A new account and its first API key: (account id, key)."""
+def _new_account(name: str) -> str:
     account = "acct_" + secrets.token_hex(8)
     store.put_account(account, name, _now())
-    return account, create_key(account)
+    return account
+
+
+def _store_key(account: str, api_key: str) -> None:
+    hashed = auth.key_hash(api_key)
+    store.put_api_key(hashed, account, auth.key_id(hashed), _now())
+
+
+def create_account(name: str) -> tuple[str, str]:
+    """A new account and its first API key: (account id, key)."""
+    account = _new_account(name)
+    api_key = auth.new_api_key()
+    _store_key(account, api_key)
+    return account, api_key
 
 
 def create_key(account: str) -> str:
     if store.get_account(account) is None:
         raise SystemExit(f"no such account: {account}")
     api_key = auth.new_api_key()
-    hashed = auth.key_hash(api_key)
-    store.put_api_key(hashed, account, auth.key_id(hashed), _now())
+    _store_key(account, api_key)
     return api_key
 
 
 def ensure_account_with_key(name: str, api_key: str) -> str:
     """The account owning `api_key`, creating account `name` with that key if needed
     (the dev stack's known key)."""
-    hashed = auth.key_hash(api_key)
-    record = store.get_api_key(hashed)
+    record = store.get_api_key(auth.key_hash(api_key))
     if record is not None:
         return str(record["account"])
-    account = "acct_" + secrets.token_hex(8)
-    store.put_account(account, name, _now())
-    store.put_api_key(hashed, account, auth.key_id(hashed), _now())
+    account = _new_account(name)
+    _store_key(account, api_key)
     return account
 
 

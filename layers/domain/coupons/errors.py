@@ -54,3 +54,8 @@ class CouponError(Exception):
 
 def invalid_field(field: str, message: str) -> CouponError:
     return CouponError(ErrorCode.INVALID_FIELD, errors=[FieldError(field, message)])
+
+
+def storage_busy() -> CouponError:
+    """503/5030: DynamoDB throttled, or a coupon too contended to settle; retry in a second."""
+    return CouponError(ErrorCode.THROTTLED, retry_after=1)

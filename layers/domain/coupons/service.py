@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from coupons import config, rules, store
-from coupons.errors import CouponError, ErrorCode
+from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.models import (
     TERM_FIELDS,
     CouponTerms,
@@ -97,7 +97,7 @@ def update_coupon(account: str, body: Mapping[str, Any]) -> str:
             if locked and failed.old["useCnt"] > 0:
                 raise CouponError(ErrorCode.COUPON_LOCKED) from None
             # Edited concurrently (or deleted and re-created): merge again over what is there.
-    raise CouponError(ErrorCode.THROTTLED, retry_after=1)
+    raise storage_busy()
 
 
 def validate_coupon(account: str, cpn_no: object, user_id: object, language: str) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
             "useCnt": use_count,
             "remaining": rules.remaining_uses({"useCnt": use_count, "useLimit": use_limit}),
         }
-    raise CouponError(ErrorCode.THROTTLED, retry_after=1)
+    raise storage_busy()
 
 
 def delete_coupon(account: str, cpn_no: object) -> None:

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from coupons import config
-from coupons.errors import CouponError, ErrorCode
+from coupons.errors import storage_busy
 
 COUPON_SK = "C"
 REDEMPTION_PREFIX = "R#"
@@ -112,7 +112,7 @@ def _call(operation: str, **params: Any) -> Any:
         if code == "ConditionalCheckFailedException":
             raise ConditionFailed(from_item(error.response.get("Item"))) from None
         if code in THROTTLING_ERRORS:
-            raise CouponError(ErrorCode.THROTTLED, retry_after=1) from error
+            raise storage_busy() from error
         raise
 
 
@@ -301,7 +301,7 @@ def _call_transaction(items: list[dict[str, Any]]) -> None:
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in THROTTLING_ERRORS:
-                raise CouponError(ErrorCode.THROTTLED, retry_after=1) from error
+                raise storage_busy() from error
             if code != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons", [])
@@ -310,9 +310,9 @@ def _call_transaction(items: list[dict[str, Any]]) -> None:
                 _backoff(attempt)
                 continue
             if codes & THROTTLING_ERRORS:
-                raise CouponError(ErrorCode.THROTTLED, retry_after=1) from error
+                raise storage_busy() from error
             raise _Cancelled(reasons) from None
-    raise CouponError(ErrorCode.THROTTLED, retry_after=1)
+    raise storage_busy()
 
 
 def _backoff(attempt: int) -> None:
