@@ -3,9 +3,10 @@
 from typing import Any
 
 from coupons.http import Request, endpoint
+from coupons.idempotency import Replayed
 from coupons.service import redeem_coupon
 
 
 @endpoint
-def handler(request: Request) -> dict[str, Any]:
-    return redeem_coupon(request.account, request.json())
+def handler(request: Request) -> dict[str, Any] | Replayed:
+    return redeem_coupon(request.account, request.json(), request.idempotency_key)

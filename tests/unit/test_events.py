@@ -13,7 +13,8 @@ from tests.conftest import ROUTES, load_handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # In the order a checkout would use them; what each must answer.
-FLOW = [("create", 0), ("validate", 0), ("update", 0), ("redeem", 0), ("delete", 0),
+FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("redeem", 0),
+        ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("delete", 0),
         ("not_found", 4041)]  # fmt: skip
 
 
@@ -28,14 +29,22 @@ def test_every_event_runs_through_its_handler(
 ) -> None:
     # The events carry fixed dates; run them on a day inside the coupon's period.
     monkeypatch.setattr(rules, "today", lambda: date(2026, 11, 22))
+    answers: dict[str, Any] = {}
     for name, expected in FLOW:
         event = json.loads((EVENTS / f"{name}.json").read_text())
+        if name == "redeem_cancel":  # cancel the redemption the redeem event just made
+            body = json.loads(event["body"])
+            event["body"] = json.dumps({**body, "rdmId": answers["redeem"]["result"]["rdmId"]})
         admin.ensure_account_with_key("events", event["headers"]["authorization"].split()[1])
         route = ROUTES[event["routeKey"]]
         assert route.code_dir.name == name
         answer = load_handler(route)(event, LambdaContext(route))
-        body = json.loads(answer["body"])
+        body = answers[name] = json.loads(answer["body"])
         assert body["code"] == expected, (name, body)
+    assert len(answers["create_bulk"]["result"]) == 3
+    assert [item["status"] for item in answers["redemptions"]["result"]["items"]] == ["REDEEMED"]
+    assert "WELCOME2026" in [item["cpnNo"] for item in answers["list"]["result"]["items"]]
+    assert answers["redeem_cancel"]["result"]["useCnt"] == 0
 
 
 def test_env_json_points_sam_local_at_dynamodb_local() -> None:

@@ -7,15 +7,23 @@ from devstack.template import load_template
 
 API = "/api/coupon/v1"
 # route -> (function, the DynamoDB actions it needs); GetItem everywhere reads the API key.
+# Create and bulk also claim, complete or free an Idempotency-Key record.
+IDEMPOTENT_CREATE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}
 EXPECTED = {
-    f"POST {API}/create": ("CreateFunction", {"GetItem", "PutItem"}),
+    f"POST {API}/create": ("CreateFunction", IDEMPOTENT_CREATE),
+    f"POST {API}/create/bulk": ("CreateBulkFunction", IDEMPOTENT_CREATE),
     f"PUT {API}/update": ("UpdateFunction", {"GetItem", "UpdateItem"}),
     f"GET {API}/validate": ("ValidateFunction", {"GetItem"}),
     f"POST {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
     f"PUT {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
+    f"POST {API}/redeem/cancel": ("RedeemCancelFunction", {"GetItem", "UpdateItem", "PutItem"}),
+    f"GET {API}/redemptions": ("RedemptionsFunction", {"GetItem", "Query"}),
+    f"GET {API}/list": ("ListFunction", {"GetItem", "BatchGetItem", "Query"}),
     f"DELETE {API}/delete": ("DeleteFunction", {"GetItem", "DeleteItem"}),
     "ANY $default": ("NotFoundFunction", set()),
 }
+TABLE = {"Fn::GetAtt": ["CouponTable", "Arn"]}
+INDEXES = {"Fn::Sub": "${CouponTable.Arn}/index/*"}
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
@@ -39,7 +47,7 @@ def _dynamodb_actions(function: dict[str, Any]) -> set[str]:
     for policy in function["Properties"].get("Policies", []):
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
-            assert statement["Resource"] == {"Fn::GetAtt": ["CouponTable", "Arn"]}
+            assert statement["Resource"] in (TABLE, INDEXES)
             actions |= {action.removeprefix("dynamodb:") for action in statement["Action"]}
     return actions
 
@@ -56,7 +64,16 @@ def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
         granted = _dynamodb_actions(_functions()[function_name])
         assert granted == actions, function_name
         assert "*" not in "".join(granted) and "Scan" not in granted
-    assert _dynamodb_actions(_functions()["ValidateFunction"]) == {"GetItem"}  # read-only
+    read_only = {"GetItem", "BatchGetItem", "Query"}
+    for reader in ("ValidateFunction", "RedemptionsFunction", "ListFunction"):
+        assert _dynamodb_actions(_functions()[reader]) <= read_only, reader
+
+
+def test_list_queries_only_the_indexes() -> None:
+    statements = [
+        s for p in _functions()["ListFunction"]["Properties"]["Policies"] for s in p["Statement"]
+    ]
+    assert [s["Resource"] for s in statements if "dynamodb:Query" in s["Action"]] == [INDEXES]
 
 
 def test_runtime_layer_and_limits() -> None:

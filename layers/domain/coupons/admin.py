@@ -36,7 +36,7 @@ def _now() -> str:
 
 def _new_account(name: str) -> str:
     account = "acct_" + secrets.token_hex(8)
-    store.put_account(account, name, _now())
+    store.put_account(account, name, _now(), cursor_key=secrets.token_hex(32))
     return account
 
 
@@ -65,7 +65,8 @@ def ensure_account_with_key(name: str, api_key: str) -> str:
     """The account owning `api_key`, creating account `name` with that key if needed
     (the dev stack's known key)."""
     record = store.get_api_key(auth.key_hash(api_key))
-    if record is not None:
+    if record is not None:  # dev data from before cursors gets its account's cursor key
+        store.add_cursor_key(str(record["account"]), secrets.token_hex(32))
         return str(record["account"])
     account = _new_account(name)
     _store_key(account, api_key)

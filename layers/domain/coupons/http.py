@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 
 from coupons.auth import authenticate
 from coupons.errors import CouponError, ErrorCode
+from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
+from coupons.idempotency import Replayed, checked_key
 from coupons.messages import http_status, message, pick_language
 from coupons.observability import logger
 
@@ -31,8 +33,17 @@ class Request:
     def header(self, name: str) -> str | None:
         return (self.event.headers or {}).get(name)
 
+    @property
+    def params(self) -> dict[str, str]:
+        return self.event.query_string_parameters or {}
+
     def param(self, name: str) -> str | None:
-        return (self.event.query_string_parameters or {}).get(name)
+        return self.params.get(name)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The Idempotency-Key header (None when absent), or 400/4001 when malformed."""
+        return checked_key(self.header(IDEMPOTENCY_HEADER.lower()))
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, or 400/4000 (not JSON, not an object, over 16 KB)."""
@@ -86,6 +97,10 @@ def error_response(error: CouponError, request: Request) -> dict[str, Any]:
     return respond(http_status(error.code), body, headers)
 
 
+def _success(result: Any) -> dict[str, Any]:
+    return {"code": 0, "message": "", "result": result}
+
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -107,7 +122,9 @@ def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True)
         except Exception:
             logger.exception("unhandled error", extra={"account": request.account})
             return error_response(CouponError(ErrorCode.INTERNAL), request)
-        return respond(200, {"code": 0, "message": "", "result": result})
+        if isinstance(result, Replayed):  # the first response to this Idempotency-Key, again
+            return respond(200, _success(result.result), {"Idempotent-Replayed": "true"})
+        return respond(200, _success(result))
 
     return handler
 

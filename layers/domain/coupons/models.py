@@ -145,6 +145,23 @@ class CreateRequest(CouponTerms):
     cpnNoDigits: Literal[8, 12, 16] = 16
 
 
+MAX_BULK = 100
+
+
+class BulkCreateRequest(CouponTerms):
+    """`count` coupons with the same terms and generated codes."""
+
+    count: Annotated[int, Field(ge=1, le=MAX_BULK)]
+    cpnNoDigits: Literal[8, 12, 16] = 16
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codes_are_generated(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("cpnNo") is not None:
+            raise invalid_field("cpnNo", "is generated in bulk creation; leave it out")
+        return data
+
+
 class UpdateRequest(_Request):
     """Only the code is required; the other fields are merged over the stored coupon and
     validated as CouponTerms."""
@@ -157,6 +174,22 @@ class RedeemRequest(_Request):
     userId: Text100 = ""
     onsitePwd: Text100 = ""
     memo: Text1000 = ""
+
+
+REDEMPTION_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+class CancelRequest(_Request):
+    cpnNo: Code
+    rdmId: Annotated[str, Field(max_length=64)]
+    memo: Text1000 = ""
+
+    @field_validator("rdmId")
+    @classmethod
+    def _redemption_id(cls, value: str) -> str:
+        if not REDEMPTION_ID.match(value):
+            raise ValueError("must be an rdmId returned by redeem")
+        return value
 
 
 TERM_FIELDS = tuple(CouponTerms.model_fields)

@@ -6,10 +6,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 logger = Logger()
 
 
-def count(name: str, **dimensions: str) -> None:
-    """Add 1 to a metric (namespace from POWERTOOLS_METRICS_NAMESPACE), as its own EMF line
+def count(name: str, value: int = 1, **dimensions: str) -> None:
+    """Add `value` to a metric (namespace from POWERTOOLS_METRICS_NAMESPACE), as its own EMF line
     written now: no metric state is shared between requests, or between the threads of the
     local gateway."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
-        for key, value in dimensions.items():
-            metric.add_dimension(name=key, value=value)
+    with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)

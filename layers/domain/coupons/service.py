@@ -2,15 +2,18 @@
 and returns the envelope's `result`, or raises CouponError."""
 
 import secrets
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from coupons import config, rules, store
-from coupons.errors import CouponError, ErrorCode, storage_busy
+from coupons import config, cursors, rules, store
+from coupons.errors import CouponError, ErrorCode, invalid_field, storage_busy
+from coupons.idempotency import Replayed, guard, remembered, replay
 from coupons.models import (
+    MAX_INDEX,
     TERM_FIELDS,
+    BulkCreateRequest,
+    CancelRequest,
     CouponTerms,
     CreateRequest,
     RedeemRequest,
@@ -33,21 +36,29 @@ _PINNED_UNLIMITED_ATTEMPTS = 1
 _seen: dict[tuple[str, str], tuple[int, int]] = {}
 _SEEN_LIMIT = 10_000
 _FIRST_GUESS = (0, 1)
+# A cancelled redemption is most often the only use of a single-use coupon.
+_FIRST_CANCEL_GUESS = (1, 1)
+DEFAULT_PAGE, MAX_PAGE = 20, 100
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _new_id() -> str:
+def _new_id(ms: int | None = None) -> str:
     """Time-ordered, unguessable id: 12 hex digits of milliseconds, 12 random."""
-    return f"{_now_ms():012x}{secrets.token_hex(6)}"
+    return f"{store.now_ms() if ms is None else ms:012x}{secrets.token_hex(6)}"
 
 
-def create_coupon(account: str, body: Mapping[str, Any]) -> str:
+def _new_coupon(terms: Mapping[str, Any]) -> dict[str, Any]:
+    return {**terms, "useCnt": 0, "ver": 0, "cid": _new_id(), "regTs": store.now_ms()}
+
+
+def create_coupon(
+    account: str, body: Mapping[str, Any], idempotency_key: str | None = None
+) -> str | Replayed:
+    return remembered("create", account, idempotency_key, body, _create)
+
+
+def _create(account: str, body: Mapping[str, Any]) -> str:
     request = parse(CreateRequest, body, today=rules.today())
-    terms = _with_defaults(request.model_dump(include=set(TERM_FIELDS)))
-    coupon = {**terms, "useCnt": 0, "ver": 0, "cid": _new_id(), "regTs": _now_ms()}
+    coupon = _new_coupon(_with_defaults(request.model_dump(include=set(TERM_FIELDS))))
     if request.cpnNo:
         coupon["cpnNo"] = rules.normalize_code(request.cpnNo)
         if not store.put_new_coupon(account, coupon):
@@ -61,6 +72,34 @@ def create_coupon(account: str, body: Mapping[str, Any]) -> str:
             raise RuntimeError("could not find a free coupon code")
     count("CouponsCreated")
     return str(coupon["cpnNo"])
+
+
+def create_coupons(
+    account: str, body: Mapping[str, Any], idempotency_key: str | None = None
+) -> list[str] | Replayed:
+    return remembered("create/bulk", account, idempotency_key, body, _create_bulk)
+
+
+def _create_bulk(account: str, body: Mapping[str, Any]) -> list[str]:
+    """`count` coupons in one all-or-nothing transaction; codes that turn out to be taken are
+    drawn again and the whole batch retried."""
+    request = parse(BulkCreateRequest, body, today=rules.today())
+    terms = _with_defaults(request.model_dump(include=set(TERM_FIELDS)))
+    coupons = [_new_coupon(terms) for _ in range(request.count)]
+    redraw: list[int] = list(range(request.count))
+    for _ in range(_GENERATE_ATTEMPTS):
+        codes = {str(coupon.get("cpnNo")) for coupon in coupons}
+        for position in redraw:
+            code = rules.generate_code(request.cpnNoDigits)
+            while code in codes:  # two actions on one item would fail the transaction
+                code = rules.generate_code(request.cpnNoDigits)
+            codes.add(code)
+            coupons[position]["cpnNo"] = code
+        redraw = store.put_new_coupons(account, coupons)
+        if not redraw:
+            count("CouponsCreated", len(coupons))
+            return [str(coupon["cpnNo"]) for coupon in coupons]
+    raise RuntimeError("could not find free coupon codes")
 
 
 def update_coupon(account: str, body: Mapping[str, Any]) -> str:
@@ -112,19 +151,24 @@ def validate_coupon(account: str, cpn_no: object, user_id: object, language: str
     return coupon_object(coupon, language)
 
 
-def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Check every rule and count one use in one conditional transaction (see _seen)."""
+def redeem_coupon(
+    account: str, body: Mapping[str, Any], idempotency_key: str | None = None
+) -> dict[str, Any] | Replayed:
+    """Check every rule and count one use in one conditional transaction (see _seen), which
+    also writes the Idempotency-Key's record when there is one."""
     request = parse(RedeemRequest, body)
     code = rules.normalize_code(request.cpnNo)
     today = rules.today()
     use_count, use_limit = _seen.get((account, code), _FIRST_GUESS)
+    not_before = 0  # the record's time must not precede the coupon's creation
     for attempt in range(_PINNED_REDEEM_ATTEMPTS + 1):
         # Once the pinned attempts are spent the count floats, so a hot coupon cannot starve a
         # request; the reported useCnt is then the lowest it can be.
         pinned = attempt < (
             _PINNED_REDEEM_ATTEMPTS if use_limit != rules.UNLIMITED else _PINNED_UNLIMITED_ATTEMPTS
         )
-        rdm_id = _new_id()
+        now = max(store.now_ms(), not_before)
+        result = _use_result(_new_id(now), use_count + 1, use_limit)
         try:
             store.redeem(
                 account,
@@ -135,13 +179,16 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
                 use_count=use_count if pinned else None,
                 use_limit=use_limit,
                 record={
-                    "rdmId": rdm_id,
+                    "rdmId": result["rdmId"],
                     "userId": request.userId,
                     "memo": request.memo,
                     "status": "REDEEMED",
-                    "regTs": _now_ms(),
+                    "regTs": now,
                 },
+                guard=_guard(account, "redeem", idempotency_key, body, result),
             )
+        except store.KeyInUse as used:
+            return replay(used.old, body)
         except store.ConditionFailed as failed:
             coupon = failed.old
             refused = (
@@ -160,19 +207,159 @@ def redeem_coupon(account: str, body: Mapping[str, Any]) -> dict[str, Any]:
                 raise CouponError(refused) from None
             assert coupon is not None
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
-            if actual[1] == use_limit and (actual[0] == use_count or not pinned):
+            younger = int(coupon["regTs"]) > now
+            if not younger and actual[1] == use_limit and (actual[0] == use_count or not pinned):
                 raise RuntimeError("redeem condition refused a coupon the rules accept") from None
             use_count, use_limit = actual
+            not_before = int(coupon["regTs"])
             continue
-        use_count += 1
-        _remember(account, code, use_count, use_limit)
+        _remember(account, code, result["useCnt"], use_limit)
         count("Redemptions")
-        return {
-            "rdmId": rdm_id,
-            "useCnt": use_count,
-            "remaining": rules.remaining_uses({"useCnt": use_count, "useLimit": use_limit}),
-        }
+        return result
     raise storage_busy()
+
+
+def cancel_redemption(
+    account: str, body: Mapping[str, Any], idempotency_key: str | None = None
+) -> dict[str, Any] | Replayed:
+    """Mark one redemption CANCELLED and give its use back, in one transaction (pinning the
+    count like redeem, and writing the Idempotency-Key's record when there is one)."""
+    request = parse(CancelRequest, body)
+    code = rules.normalize_code(request.cpnNo)
+    redeemed_at = int(request.rdmId[:12], 16)
+    use_count, use_limit = _seen.get((account, code), _FIRST_CANCEL_GUESS)
+    for attempt in range(_PINNED_REDEEM_ATTEMPTS + 1):
+        pinned = attempt < _PINNED_REDEEM_ATTEMPTS
+        result = _use_result(request.rdmId, max(use_count - 1, 0), use_limit)
+        try:
+            store.cancel_redemption(
+                account,
+                code,
+                request.rdmId,
+                redeemed_ts=redeemed_at,
+                cancel_ts=store.now_ms(),
+                memo=request.memo,
+                use_count=use_count if pinned else None,
+                use_limit=use_limit,
+                guard=_guard(account, "redeem/cancel", idempotency_key, body, result),
+            )
+        except store.KeyInUse as used:
+            return replay(used.old, body)
+        except store.NotCancellable:
+            raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND) from None
+        except store.ConditionFailed as failed:
+            if failed.old is None:
+                raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+            use_count, use_limit = int(failed.old["useCnt"]), int(failed.old["useLimit"])
+            continue
+        _remember(account, code, result["useCnt"], use_limit)
+        count("RedemptionsCancelled")
+        return result
+    raise storage_busy()
+
+
+def _use_result(rdm_id: str, use_count: int, use_limit: int) -> dict[str, Any]:
+    return {
+        "rdmId": rdm_id,
+        "useCnt": use_count,
+        "remaining": rules.remaining_uses({"useCnt": use_count, "useLimit": use_limit}),
+    }
+
+
+def _guard(
+    account: str, route: str, key: str | None, body: Mapping[str, Any], result: Any
+) -> dict[str, Any] | None:
+    return None if key is None else guard(account, route, key, body, result)
+
+
+def list_redemptions(account: str, cpn_no: object, limit: object, cursor: object) -> dict[str, Any]:
+    """The current coupon's redemption records, newest first, a page at a time."""
+    code = rules.normalize_code(cpn_no)
+    coupon = store.get_coupon(account, code)
+    if coupon is None:
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+    size = _page_size(limit)
+    scope = f"redemptions|{account}|{code}|{coupon['cid']}"
+    after = None
+    if cursor is not None:
+        (after,) = cursors.decode(_cursor_secret(account), scope, cursor, 1)
+    records, last = store.list_redemptions(
+        account, code, since_ts=int(coupon["regTs"]), limit=size, after=after
+    )
+    return {
+        "items": [
+            {
+                "rdmId": record["rdmId"],
+                "userId": record["userId"],
+                "memo": record["memo"],
+                "status": record["status"],
+                "regYmdt": _local_time(int(record["regTs"])),
+                "cancelYmdt": _local_time(int(record["cancelTs"])) if "cancelTs" in record else "",
+                "cancelMemo": record.get("cancelMemo", ""),
+            }
+            for record in records
+        ],
+        "cursor": cursors.encode(_cursor_secret(account), scope, [last]) if last else None,
+    }
+
+
+def list_coupons(account: str, params: Mapping[str, str], language: str) -> dict[str, Any]:
+    """The account's coupons (optionally one group's, one user's, or both), newest first;
+    `params` are the query's limit, cursor, grpIdx and userId."""
+    size = _page_size(params.get("limit"))
+    group, cursor = params.get("grpIdx"), params.get("cursor")
+    grp = None if group is None else _whole_number(group, "grpIdx", 0, MAX_INDEX)
+    user = _optional_text(params.get("userId"), "userId", 100) or None
+    filter_group = None
+    if user is not None:  # a user has few coupons: their index, filtered by group if asked
+        index, partition_key = store.BY_USER, store.index_partition(account, store.BY_USER, user)
+        filter_group = grp
+    elif grp is not None:
+        index, partition_key = store.BY_GROUP, store.index_partition(account, store.BY_GROUP, grp)
+    else:
+        index, partition_key = store.BY_ACCOUNT, store.index_partition(account, store.BY_ACCOUNT)
+    scope = f"list|{account}|{partition_key}|{filter_group}"
+    after = None
+    if cursor is not None:
+        code, cid = cursors.decode(_cursor_secret(account), scope, cursor, 2)
+        after = (code, cid)
+    coupons, last = store.list_coupons(
+        account,
+        index=index,
+        partition=partition_key,
+        group=filter_group,
+        limit=size,
+        after=after,
+    )
+    return {
+        "items": [coupon_object(coupon, language) for coupon in coupons],
+        "cursor": cursors.encode(_cursor_secret(account), scope, list(last)) if last else None,
+    }
+
+
+_cursor_secrets: dict[str, bytes] = {}
+
+
+def _cursor_secret(account: str) -> bytes:
+    """The account's cursor key (never changes, so each container reads it once)."""
+    secret = _cursor_secrets.get(account)
+    if secret is None:
+        record = store.get_account(account, consistent=False)
+        if record is None or not record.get("cursorKey"):
+            raise RuntimeError(f"account {account} has no cursor key (coupon-admin sets it)")
+        secret = _cursor_secrets[account] = bytes.fromhex(str(record["cursorKey"]))
+    return secret
+
+
+def _page_size(raw: object) -> int:
+    return DEFAULT_PAGE if raw is None else _whole_number(raw, "limit", 1, MAX_PAGE)
+
+
+def _whole_number(raw: object, field: str, low: int, high: int) -> int:
+    text = raw if isinstance(raw, str) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and low <= int(text) <= high):
+        raise invalid_field(field, f"must be a whole number from {low} to {high}")
+    return int(text)
 
 
 def delete_coupon(account: str, cpn_no: object) -> None:
@@ -184,7 +371,6 @@ def coupon_object(coupon: Mapping[str, Any], language: str) -> dict[str, Any]:
     """The coupon as the validation page shows it, plus our extra fields."""
     from coupons.formatting import format_discount
 
-    registered = datetime.fromtimestamp(coupon["regTs"] / 1000, config.time_zone())
     return {
         "cpnNo": coupon["cpnNo"],
         "domain": coupon["domain"],
@@ -210,13 +396,18 @@ def coupon_object(coupon: Mapping[str, Any], language: str) -> dict[str, Any]:
         "userEtc1": coupon["userEtc1"],
         "userEtc2": coupon["userEtc2"],
         "useCnt": coupon["useCnt"],
-        "regYmdt": registered.strftime("%Y-%m-%d %H:%M:%S"),
+        "regYmdt": _local_time(int(coupon["regTs"])),
         "grpIdx": coupon["grpIdx"],
         "tmplIdx": coupon["tmplIdx"],
         "color": coupon["color"],
         "background": coupon["background"],
         "webhookEnableYn": coupon["webhookEnableYn"],
     }
+
+
+def _local_time(ms: int) -> str:
+    """YYYY-MM-DD HH:MM:SS in the deployment's time zone."""
+    return datetime.fromtimestamp(ms / 1000, config.time_zone()).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _with_defaults(terms: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +423,6 @@ def _remember(account: str, code: str, use_count: int, use_limit: int) -> None:
 
 
 def _optional_text(value: object, field: str, max_length: int) -> str:
-    from coupons.errors import invalid_field
-
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > max_length:

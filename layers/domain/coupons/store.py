@@ -1,17 +1,28 @@
 """The only module that talks to DynamoDB.
 
 Keys (one table, every key carries the account):
-  coupon      PK=A#<account>#C#<cpnNo>  SK=C
-  redemption  PK=A#<account>#C#<cpnNo>  SK=R#<rdmId>   (kept after the coupon is deleted)
-  account     PK=ACCOUNT#<account>      SK=ACCOUNT
-  API key     PK=KEY#<sha256(key)>      SK=KEY
+  coupon       PK=A#<account>#C#<cpnNo>          SK=C
+  redemption   PK=A#<account>#C#<cpnNo>          SK=R#<rdmId>  (kept after the coupon is deleted)
+  idempotency  PK=A#<account>#IK#<route>#<hash>  SK=IK         (expires after 24 h, TTL)
+  account      PK=ACCOUNT#<account>              SK=ACCOUNT
+  API key      PK=KEY#<sha256(key)>              SK=KEY
+
+A coupon also carries the keys of the three listing indexes (template.yaml), all sorted by its
+time-ordered instance id `cid`: ByAccount (A#<account>), ByUser (A#<account>#U#<userId>, only
+when it has a user) and ByGroup (A#<account>#G#<grpIdx>). They project keys only (ByUser also
+grpIdx), so counting a use never writes an index.
+
+A redemption id starts with the milliseconds of its record, and a redemption is only accepted
+when that time is not before the coupon's `regTs`: the records of the current coupon are
+exactly those with SK >= R#<regTs>, and older ones belong to a deleted coupon of the same code.
 
 Business rules that must be atomic ride in condition expressions; when one fails, the old
 item comes back with the error (ReturnValuesOnConditionCheckFailure=ALL_OLD) so the caller can
 name the rule without a second read.
 """
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -25,6 +36,10 @@ from coupons.errors import storage_busy
 
 COUPON_SK = "C"
 REDEMPTION_PREFIX = "R#"
+IDEMPOTENCY_SK = "IK"
+# Listing indexes: name -> partition key attribute (all sort by `cid`).
+BY_ACCOUNT, BY_USER, BY_GROUP = "ByAccount", "ByUser", "ByGroup"
+INDEX_PARTITIONS = {BY_ACCOUNT: "acctPK", BY_USER: "userPK", BY_GROUP: "groupPK"}
 THROTTLING_ERRORS = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -34,6 +49,11 @@ THROTTLING_ERRORS = frozenset(
     }
 )
 Item = dict[str, Any]
+
+
+def now_ms() -> int:
+    """The clock of every stored timestamp: milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
 
 
 class ConditionFailed(Exception):
@@ -124,7 +144,26 @@ def _coupon_key(account: str, cpn_no: str) -> dict[str, Any]:
     return {"PK": {"S": coupon_pk(account, cpn_no)}, "SK": {"S": COUPON_SK}}
 
 
-_INTERNAL = frozenset({"PK", "SK"})
+_INTERNAL = frozenset({"PK", "SK", *INDEX_PARTITIONS.values()})
+
+
+def index_partition(account: str, index: str, value: object = None) -> str:
+    """The partition of a listing index: the account's coupons, or those of one user or group."""
+    if index == BY_USER:
+        return f"A#{account}#U#{value}"
+    if index == BY_GROUP:
+        return f"A#{account}#G#{value}"
+    return f"A#{account}"
+
+
+def _index_keys(account: str, coupon: Mapping[str, Any]) -> dict[str, str]:
+    keys = {
+        "acctPK": index_partition(account, BY_ACCOUNT),
+        "groupPK": index_partition(account, BY_GROUP, coupon["grpIdx"]),
+    }
+    if coupon["userId"]:
+        keys["userPK"] = index_partition(account, BY_USER, coupon["userId"])
+    return keys
 
 
 def _coupon(item: Item | None) -> Item | None:
@@ -145,18 +184,40 @@ def get_coupon(account: str, cpn_no: str, *, consistent: bool = False) -> Item |
     return _coupon(from_item(response.get("Item")))
 
 
+def _new_coupon_put(account: str, coupon: Mapping[str, Any]) -> dict[str, Any]:
+    item = {
+        "PK": coupon_pk(account, coupon["cpnNo"]),
+        "SK": COUPON_SK,
+        **_index_keys(account, coupon),
+        **coupon,
+    }
+    return {"Item": to_item(item), "ConditionExpression": "attribute_not_exists(PK)"}
+
+
 def put_new_coupon(account: str, coupon: Mapping[str, Any]) -> bool:
     """Create the coupon unless its code is taken; False when it is."""
-    item = {"PK": coupon_pk(account, coupon["cpnNo"]), "SK": COUPON_SK, **coupon}
     try:
-        _call(
-            "put_item",
-            Item=to_item(item),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        _call("put_item", **_new_coupon_put(account, coupon))
     except ConditionFailed:
         return False
     return True
+
+
+def put_new_coupons(account: str, coupons: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Create all the coupons in one transaction, or none. Returns the positions whose code
+    is taken (nothing was written then); [] on success."""
+    try:
+        _call_transaction([{"Put": _new_coupon_put(account, coupon)} for coupon in coupons])
+    except _Cancelled as cancelled:
+        taken = [
+            position
+            for position, reason in enumerate(cancelled.reasons)
+            if reason.get("Code") == "ConditionalCheckFailed"
+        ]
+        if not taken:
+            raise
+        return taken
+    return []
 
 
 def update_coupon(
@@ -170,16 +231,28 @@ def update_coupon(
 ) -> None:
     """Set `changes` on the coupon if it is still the same instance at the same version and,
     when `unused_only`, still unused. Raises ConditionFailed with the old item otherwise."""
+    changes = dict(changes)
+    removals = []
+    if "userId" in changes:  # the coupon moves to another user's listing, or out of it
+        if changes["userId"]:
+            changes["userPK"] = index_partition(account, BY_USER, changes["userId"])
+        else:
+            removals.append("userPK")
+    if "grpIdx" in changes:
+        changes["groupPK"] = index_partition(account, BY_GROUP, changes["grpIdx"])
     names = {f"#f{i}": name for i, name in enumerate(changes)}
     values = {f":f{i}": _to_attr(value) for i, value in enumerate(changes.values())}
     assignments = [f"#f{i} = :f{i}" for i in range(len(changes))]
     condition = "cid = :cid AND ver = :ver"
     if unused_only:
         condition += " AND useCnt = :zero"
+    update = "SET " + ", ".join([*assignments, "ver = ver + :one"])
+    if removals:
+        update += " REMOVE " + ", ".join(removals)
     _call(
         "update_item",
         Key=_coupon_key(account, cpn_no),
-        UpdateExpression="SET " + ", ".join([*assignments, "ver = ver + :one"]),
+        UpdateExpression=update,
         ConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues={
@@ -204,7 +277,8 @@ def delete_coupon(account: str, cpn_no: str) -> bool:
 
 
 # Redemption: the rules of rules.refusal as one condition on the coupon item, plus the
-# caller's pinned belief about the coupon's limit (and count).
+# caller's pinned belief about the coupon's limit (and count), plus "the coupon is not younger
+# than the record" (see the module docstring).
 _REDEEM_RULES = (
     "attribute_exists(PK)"
     " AND strtYmd <= :today AND endYmd >= :today"
@@ -212,10 +286,23 @@ _REDEEM_RULES = (
     " AND (onsitePwd = :empty OR onsitePwd = :pwd)"
     " AND (useLimit = :zero OR useCnt < useLimit)"
     " AND useLimit = :limit"
+    " AND regTs <= :ts"
 )
 # A coupon with useLimit 2-5 always has a userId, so "userId = :user" covers both cases.
 _NAMED_USER = "(userId = :user OR userId = :empty)"
 _NO_USER = "useLimit < :two"
+
+
+class KeyInUse(Exception):
+    """The Idempotency-Key of this request already has a live record (`old`)."""
+
+    def __init__(self, old: Item) -> None:
+        super().__init__("idempotency key in use")
+        self.old = old
+
+
+class NotCancellable(Exception):
+    """No such redemption, or it is already cancelled."""
 
 
 def redeem(
@@ -228,13 +315,16 @@ def redeem(
     use_count: int | None,
     use_limit: int,
     record: Mapping[str, Any],
+    guard: Mapping[str, Any] | None = None,
 ) -> None:
-    """Count one use and write the redemption record in one transaction.
+    """Count one use and write the redemption record (and the request's idempotency record)
+    in one transaction.
 
     `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
     holds; the condition checks the belief too, so on success the new count and what remains
-    are known without reading the coupon back. Raises ConditionFailed with the coupon as it
-    was when a rule refused or the belief was wrong.
+    are known without reading the coupon back. Raises KeyInUse when the idempotency key has a
+    record, else ConditionFailed with the coupon as it was when a rule refused or the belief
+    was wrong.
     """
     values = _values(
         today=today,
@@ -243,6 +333,7 @@ def redeem(
         zero=0,
         one=1,
         limit=use_limit,
+        ts=record["regTs"],
         **({"user": user_id} if user_id else {"two": 2}),
         **({"seen": use_count} if use_count is not None else {}),
     )
@@ -250,33 +341,119 @@ def redeem(
     if use_count is not None:
         condition += " AND useCnt = :seen"
     pk = coupon_pk(account, cpn_no)
+    reasons = _guarded_transaction(
+        guard,
+        {
+            "Update": {
+                "Key": _coupon_key(account, cpn_no),
+                "UpdateExpression": "SET useCnt = useCnt + :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        },
+        {
+            "Put": {
+                "Item": to_item({"PK": pk, "SK": REDEMPTION_PREFIX + record["rdmId"], **record}),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        },
+    )
+    if reasons is not None:
+        coupon_reason = reasons[0]
+        if coupon_reason.get("Code") == "ConditionalCheckFailed":
+            raise ConditionFailed(_coupon(from_item(coupon_reason.get("Item"))))
+        raise RuntimeError(f"redemption refused: {[r.get('Code') for r in reasons]}")
+
+
+def cancel_redemption(
+    account: str,
+    cpn_no: str,
+    rdm_id: str,
+    *,
+    redeemed_ts: int,
+    cancel_ts: int,
+    memo: str,
+    use_count: int | None,
+    use_limit: int,
+    guard: Mapping[str, Any] | None = None,
+) -> None:
+    """Mark the redemption CANCELLED and give its use back, in one transaction.
+
+    The coupon must be the one the redemption was made on (not older than it), and the
+    caller's belief about its count and limit is pinned as in `redeem`. Raises KeyInUse,
+    then ConditionFailed(None) when the coupon is gone, NotCancellable when the redemption is
+    unknown, cancelled or belongs to a deleted coupon, else ConditionFailed(coupon) when the
+    belief was wrong."""
+    condition = "attribute_exists(PK) AND regTs <= :ts AND useLimit = :limit"
+    values = _values(one=1, ts=redeemed_ts, limit=use_limit)
+    if use_count is not None:
+        condition += " AND useCnt = :seen"
+        values.update(_values(seen=use_count))
+    reasons = _guarded_transaction(
+        guard,
+        {
+            "Update": {
+                "Key": _coupon_key(account, cpn_no),
+                "UpdateExpression": "SET useCnt = useCnt - :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        },
+        {
+            "Update": {
+                "Key": {
+                    "PK": {"S": coupon_pk(account, cpn_no)},
+                    "SK": {"S": REDEMPTION_PREFIX + rdm_id},
+                },
+                "UpdateExpression": "SET #status = :cancelled, cancelTs = :now, cancelMemo = :memo",
+                "ConditionExpression": "#status = :redeemed",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": _values(
+                    cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo
+                ),
+            }
+        },
+    )
+    if reasons is None:
+        return
+    coupon_reason, record_reason = reasons
+    coupon = (
+        _coupon(from_item(coupon_reason.get("Item")))
+        if coupon_reason.get("Code") == "ConditionalCheckFailed"
+        else None
+    )
+    if coupon_reason.get("Code") == "ConditionalCheckFailed" and coupon is None:
+        raise ConditionFailed(None)
+    if record_reason.get("Code") == "ConditionalCheckFailed":
+        raise NotCancellable()
+    if coupon is not None:
+        if int(coupon["regTs"]) > redeemed_ts:
+            raise NotCancellable()
+        raise ConditionFailed(coupon)
+    raise RuntimeError(f"cancellation refused: {[r.get('Code') for r in reasons]}")
+
+
+def _guarded_transaction(
+    guard: Mapping[str, Any] | None, *actions: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """Run `actions` in one transaction, preceded by the Put of the request's idempotency
+    record when there is one. None on success; else the cancellation reasons of `actions`,
+    unless the idempotency record was already there (KeyInUse, which wins)."""
+    items = list(actions)
+    if guard is not None:
+        items.insert(0, {"Put": _idempotency_put(guard)})
     try:
-        _call_transaction(
-            [
-                {
-                    "Update": {
-                        "Key": _coupon_key(account, cpn_no),
-                        "UpdateExpression": "SET useCnt = useCnt + :one",
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeValues": values,
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-                {
-                    "Put": {
-                        "Item": to_item(
-                            {"PK": pk, "SK": REDEMPTION_PREFIX + record["rdmId"], **record}
-                        ),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                },
-            ]
-        )
+        _call_transaction(items)
     except _Cancelled as cancelled:
-        reason = cancelled.reasons[0] if cancelled.reasons else {}
-        if reason.get("Code") == "ConditionalCheckFailed":
-            raise ConditionFailed(_coupon(from_item(reason.get("Item")))) from None
-        raise
+        reasons = list(cancelled.reasons) or [{} for _ in items]
+        if guard is not None:
+            guard_reason = reasons.pop(0)
+            if guard_reason.get("Code") == "ConditionalCheckFailed":
+                raise KeyInUse(from_item(guard_reason.get("Item")) or {}) from None
+        return reasons
+    return None
 
 
 class _Cancelled(Exception):
@@ -315,9 +492,170 @@ def _call_transaction(items: list[dict[str, Any]]) -> None:
     raise storage_busy()
 
 
+def list_redemptions(
+    account: str, cpn_no: str, *, since_ts: int, limit: int, after: str | None
+) -> tuple[list[Item], str | None]:
+    """Up to `limit` of the coupon's redemption records made at or after `since_ts` (its
+    current instance), newest first: (records, the rdmId to continue after, or None when
+    there are no more). One Query."""
+    pk = coupon_pk(account, cpn_no)
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+        "ExpressionAttributeValues": _values(
+            pk=pk, low=f"{REDEMPTION_PREFIX}{since_ts:012x}", high=REDEMPTION_PREFIX + "~"
+        ),
+        "ScanIndexForward": False,
+        "Limit": limit + 1,  # one more than asked tells whether there is a next page
+    }
+    if after is not None:
+        params["ExclusiveStartKey"] = {"PK": {"S": pk}, "SK": {"S": REDEMPTION_PREFIX + after}}
+    response = _call("query", **params)
+    records = [item for item in map(from_item, response.get("Items", [])) if item]
+    if len(records) > limit:
+        return records[:limit], str(records[limit - 1]["rdmId"])
+    return records, None
+
+
+# --- listing ------------------------------------------------------------------------------------
+
+_LIST_PAGES = 10  # a filtered listing reads at most this many index pages per request
+
+
+def list_coupons(
+    account: str,
+    *,
+    index: str,
+    partition: str,
+    group: int | None,
+    limit: int,
+    after: tuple[str, str] | None,
+) -> tuple[list[Item], tuple[str, str] | None]:
+    """Up to `limit` coupons from one listing index partition, newest first, optionally only
+    those of one group (ByUser carries grpIdx for that): (coupons, the (cpnNo, cid) to
+    continue after, or None when there are no more). Query, then one BatchGetItem."""
+    attribute = INDEX_PARTITIONS[index]
+    params: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": "#part = :part",
+        "ExpressionAttributeNames": {"#part": attribute},
+        "ExpressionAttributeValues": _values(part=partition),
+        "ScanIndexForward": False,
+    }
+    if group is not None:
+        params["FilterExpression"] = "grpIdx = :group"
+        params["ExpressionAttributeValues"].update(_values(group=group))
+    prefix = coupon_pk(account, "")
+    found: list[tuple[str, str]] = []
+    position = after
+    for _ in range(_LIST_PAGES):
+        if position is not None:
+            params["ExclusiveStartKey"] = {
+                "PK": {"S": coupon_pk(account, position[0])},
+                "SK": {"S": COUPON_SK},
+                attribute: {"S": partition},
+                "cid": {"S": position[1]},
+            }
+        # One more than asked tells whether there is a next page.
+        response = _call("query", Limit=limit + 1 - len(found), **params)
+        found += [
+            (str(item["PK"]["S"]).removeprefix(prefix), str(item["cid"]["S"]))
+            for item in response.get("Items", [])
+        ]
+        last = response.get("LastEvaluatedKey")
+        if len(found) > limit:
+            found, position = found[:limit], found[limit - 1]
+            break
+        if last is None:
+            position = None
+            break
+        position = (str(last["PK"]["S"]).removeprefix(prefix), str(last["cid"]["S"]))
+    return _get_coupons(account, [code for code, _ in found]), position
+
+
+def _get_coupons(account: str, codes: list[str]) -> list[Item]:
+    """The coupons with these codes, in this order (skipping any deleted meanwhile)."""
+    if not codes:
+        return []
+    table = config.table_name()
+    found: dict[str, Item] = {}
+    request: dict[str, Any] = {table: {"Keys": [_coupon_key(account, code) for code in codes]}}
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            response = client().batch_get_item(RequestItems=request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code", "") in THROTTLING_ERRORS:
+                raise storage_busy() from error
+            raise
+        for raw in response.get("Responses", {}).get(table, []):
+            coupon = _coupon(from_item(raw))
+            if coupon is not None:
+                found[str(coupon["cpnNo"])] = coupon
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return [found[code] for code in codes if code in found]
+        _backoff(attempt)
+    raise storage_busy()
+
+
+# --- idempotency records ------------------------------------------------------------------------
+
+
+def idempotency_pk(account: str, route: str, key_hash: str) -> str:
+    return f"A#{account}#IK#{route}#{key_hash}"
+
+
+def _idempotency_key(pk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": IDEMPOTENCY_SK}}
+
+
+# A record may be taken over once it has expired, or when its request died in progress.
+_IDEMPOTENCY_FREE = (
+    "attribute_not_exists(PK) OR expiresAt < :now"
+    " OR (#status = :inprogress AND inProgressExpiresAt < :nowms)"
+)
+
+
+def _idempotency_put(record: Mapping[str, Any]) -> dict[str, Any]:
+    now = now_ms()
+    return {
+        "Item": to_item({"SK": IDEMPOTENCY_SK, **record}),
+        "ConditionExpression": _IDEMPOTENCY_FREE,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": _values(now=now // 1000, nowms=now, inprogress="INPROGRESS"),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def put_idempotency_record(record: Mapping[str, Any]) -> None:
+    """Claim an idempotency key (`record["PK"]`); KeyInUse with the live record otherwise."""
+    try:
+        _call("put_item", **_idempotency_put(record))
+    except ConditionFailed as failed:
+        raise KeyInUse(failed.old or {}) from None
+
+
+def get_idempotency_record(pk: str) -> Item | None:
+    response = _call("get_item", Key=_idempotency_key(pk), ConsistentRead=True)
+    return from_item(response.get("Item"))
+
+
+def complete_idempotency_record(pk: str, values: Mapping[str, Any]) -> None:
+    names = {f"#f{i}": name for i, name in enumerate(values)}
+    _call(
+        "update_item",
+        Key=_idempotency_key(pk),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":f{i}": _to_attr(v) for i, v in enumerate(values.values())},
+    )
+
+
+def delete_idempotency_record(pk: str) -> None:
+    _call("delete_item", Key=_idempotency_key(pk))
+
+
 def _backoff(attempt: int) -> None:
     import random
-    import time
 
     time.sleep(random.uniform(0, 0.01 * 2**attempt))
 
@@ -334,7 +672,12 @@ def get_api_key(key_hash: str) -> Item | None:
     return from_item(response.get("Item"))
 
 
-def put_account(account: str, name: str, created: str) -> None:
+def _account_key(account: str) -> dict[str, Any]:
+    return {"PK": {"S": f"ACCOUNT#{account}"}, "SK": {"S": "ACCOUNT"}}
+
+
+def put_account(account: str, name: str, created: str, cursor_key: str) -> None:
+    """`cursor_key` signs the account's pagination cursors (secret, never shown)."""
     _call(
         "put_item",
         Item=to_item(
@@ -344,19 +687,27 @@ def put_account(account: str, name: str, created: str) -> None:
                 "account": account,
                 "name": name,
                 "created": created,
+                "cursorKey": cursor_key,
             }
         ),
         ConditionExpression="attribute_not_exists(PK)",
     )
 
 
-def get_account(account: str) -> Item | None:
-    response = _call(
-        "get_item",
-        Key={"PK": {"S": f"ACCOUNT#{account}"}, "SK": {"S": "ACCOUNT"}},
-        ConsistentRead=True,
-    )
+def get_account(account: str, *, consistent: bool = True) -> Item | None:
+    response = _call("get_item", Key=_account_key(account), ConsistentRead=consistent)
     return from_item(response.get("Item"))
+
+
+def add_cursor_key(account: str, cursor_key: str) -> None:
+    """Give an account created before cursors existed its cursor key (kept if it has one)."""
+    _call(
+        "update_item",
+        Key=_account_key(account),
+        UpdateExpression="SET cursorKey = if_not_exists(cursorKey, :key)",
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeValues=_values(key=cursor_key),
+    )
 
 
 def put_api_key(key_hash: str, account: str, key_id: str, created: str) -> None:

@@ -1,0 +1,63 @@
+"""Opaque pagination cursors.
+
+A cursor is the position to continue after, signed (HMAC-SHA256) with the account's cursor
+key and bound to a scope naming the route, the account and the filters. A cursor that was
+altered, or comes from another account, route, coupon or filter, fails the check and is
+400/4001; its position is never used to build a key outside the caller's own partition.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+
+from coupons.errors import CouponError, invalid_field
+
+MAX_CURSOR_LENGTH = 1024
+_TAG_BYTES = 16
+
+
+def encode(secret: bytes, scope: str, position: list[str]) -> str:
+    payload = json.dumps(position, separators=(",", ":")).encode()
+    return f"{_b64(payload)}.{_b64(_tag(secret, scope, payload))}"
+
+
+def decode(secret: bytes, scope: str, cursor: object, size: int) -> list[str]:
+    """The position in `cursor` (a list of `size` strings), or 4001."""
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid()
+    payload_text, _, tag_text = cursor.partition(".")
+    try:
+        payload = _unb64(payload_text)
+        tag = _unb64(tag_text)
+    except ValueError:
+        raise _invalid() from None
+    if not hmac.compare_digest(tag, _tag(secret, scope, payload)):
+        raise _invalid()
+    position = json.loads(payload)
+    if not (
+        isinstance(position, list)
+        and len(position) == size
+        and all(isinstance(part, str) for part in position)
+    ):
+        raise _invalid()  # signed by us, so only an older cursor format could get here
+    return position
+
+
+def _tag(secret: bytes, scope: str, payload: bytes) -> bytes:
+    message = scope.encode() + b"\n" + payload
+    return hmac.new(secret, message, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not text.isascii():
+        raise ValueError("empty")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _invalid() -> CouponError:
+    return invalid_field("cursor", "is not a cursor this list returned")
