@@ -114,6 +114,44 @@ class Api:
     def delete(self, cpn_no: str) -> Response:
         return self.call("DELETE", "/delete", query={"cpnNo": cpn_no})
 
+    def create_bulk(self, count: int, **fields: Any) -> Response:
+        return self.call("POST", "/create/bulk", body={"count": count, **coupon_fields(**fields)})
+
+    def cancel(self, cpn_no: str, rdm_id: str, **fields: Any) -> Response:
+        return self.call("POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields})
+
+    def redemptions(self, cpn_no: str, **query: str) -> Response:
+        return self.call("GET", "/redemptions", query={"cpnNo": cpn_no, **query})
+
+    def list(self, **query: str) -> Response:
+        return self.call("GET", "/list", query=query)
+
+    def with_key(self, key: str) -> "KeyedApi":
+        """The same caller, sending `Idempotency-Key: key` on every request."""
+        return KeyedApi(self, key)
+
+
+@dataclass
+class KeyedApi:
+    api: Api
+    key: str
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Response:
+        headers = {"idempotency-key": self.key, **kwargs.pop("headers", {})}
+        return self.api.call(method, path, headers=headers, **kwargs)
+
+    def create(self, **fields: Any) -> Response:
+        return self.call("POST", "/create", body=coupon_fields(**fields))
+
+    def create_bulk(self, count: int, **fields: Any) -> Response:
+        return self.call("POST", "/create/bulk", body={"count": count, **coupon_fields(**fields)})
+
+    def redeem(self, cpn_no: str, **fields: Any) -> Response:
+        return self.call("POST", "/redeem", body={"cpnNo": cpn_no, **fields})
+
+    def cancel(self, cpn_no: str, rdm_id: str, **fields: Any) -> Response:
+        return self.call("POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields})
+
 
 def coupon_fields(**overrides: Any) -> dict[str, Any]:
     """A valid $5-off single-use coupon running from today to the end of next year."""
@@ -137,6 +175,7 @@ def reset_containers() -> None:
     store.client.cache_clear()
     auth._cache.clear()
     service._seen.clear()
+    service._cursor_secrets.clear()
 
 
 @pytest.fixture
