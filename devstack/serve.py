@@ -117,16 +117,23 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     )
     auth = ["-H", f"Authorization: APIKey {key}"]
     json_body = ["-H", "Content-Type: application/json", "-d"]
+    bulk = create.replace('"cpnNo":"WELCOME2026",', '"count":3,"grpIdx":7,')
     redeem = '{"cpnNo":"WELCOME2026","memo":"order 1001"}'
+    cancel = '{"cpnNo":"WELCOME2026","rdmId":"RDMID_FROM_REDEEM","memo":"payment failed"}'
     update = '{"cpnNo":"WELCOME2026","memo":"new memo"}'
+    once = ["-H", "Idempotency-Key: order-1001"]
 
     def curl(method: str, route: str, *extra: str) -> str:
         return shlex.join(["curl", "-sS", "-X", method, f"{base_url}/{route}", *auth, *extra])
 
     return [
         ("create", curl("POST", "create", *json_body, create)),
+        ("create_bulk", curl("POST", "create/bulk", *json_body, bulk)),
         ("validate", curl("GET", "validate?cpnNo=WELCOME2026")),
-        ("redeem", curl("POST", "redeem", *json_body, redeem)),
+        ("redeem", curl("POST", "redeem", *once, *json_body, redeem)),
+        ("redeem_cancel", curl("POST", "redeem/cancel", *once, *json_body, cancel)),
+        ("redemptions", curl("GET", "redemptions?cpnNo=WELCOME2026")),
+        ("list", curl("GET", "list?limit=20")),
         ("update", curl("PUT", "update", *json_body, update)),
         ("delete", curl("DELETE", "delete?cpnNo=WELCOME2026")),
     ]

@@ -383,11 +383,11 @@ def test_handler_environment_points_boto3_at_the_local_endpoint(
 
 def test_curl_examples_cover_every_endpoint() -> None:
     examples = dict(serve.curl_examples(f"http://127.0.0.1:3000{API}", "k-1", date(2026, 5, 2)))
-    assert set(examples) == {"create", "validate", "redeem", "update", "delete"}
+    assert set(examples) == {r.code_dir.name for r in routes()} - {"not_found"}
     routes_by_key = {route.route_key for route in routes()}
     for command in examples.values():
         argv = shlex.split(command)
-        assert argv[argv.index("-H") + 1] == "Authorization: APIKey k-1"
+        assert "Authorization: APIKey k-1" in argv
         method, url = argv[argv.index("-X") + 1], argv[argv.index("-X") + 2]
         path = url.removeprefix("http://127.0.0.1:3000").partition("?")[0]
         assert f"{method} {path}" in routes_by_key
