@@ -81,3 +81,50 @@ def test_query_parameters_survive_anything(api: Api, value: str) -> None:
     for path in ("/validate", "/delete"):
         method = "GET" if path == "/validate" else "DELETE"
         _no_server_error(api.call(method, path, query={"cpnNo": value, "userId": value}))
+
+
+@pytest.mark.parametrize("field", ["count", "cpnNoDigits", "cpnNo", "nm", "grpIdx", "userId"])
+def test_bulk_create_survives_any_value_in_any_field(api: Api, field: str) -> None:
+    for value in NASTY:
+        body = {**coupon_fields(), "count": 3, field: value}
+        answer = api.call("POST", "/create/bulk", raw_body=json.dumps(body).encode())
+        _no_server_error(answer)
+        created = answer.result if answer.code == 0 else []
+        assert len(api.list(limit="100").result["items"]) == len(created)  # all or nothing
+        for code in created:
+            assert api.delete(code).code == 0
+
+
+@pytest.mark.parametrize("field", ["cpnNo", "rdmId", "memo"])
+def test_cancel_survives_any_value_in_any_field(api: Api, field: str) -> None:
+    code = api.create(cpnNo="HOSTILE78", useLimit=0).result
+    rdm_id = api.redeem(code).result["rdmId"]
+    for value in NASTY:
+        body = {"cpnNo": code, "rdmId": rdm_id, field: value}
+        answer = api.call("POST", "/redeem/cancel", raw_body=json.dumps(body).encode())
+        _no_server_error(answer)
+        if answer.code == 0:  # only a valid memo can get through; put the use back
+            rdm_id = api.redeem(code).result["rdmId"]
+    assert api.validate(code).result["useCnt"] == 1
+
+
+@pytest.mark.parametrize(
+    "value", ["", "\u0000", "💳" * 10, "x" * 5000, "A,B", "%00", "-1", "1e3", "0x10", "٣"]
+)
+def test_list_and_history_parameters_survive_anything(api: Api, value: str) -> None:
+    code = api.create(cpnNo="HOSTILE90").result
+    for name in ("limit", "cursor", "grpIdx", "userId"):
+        answer = api.list(**{name: value})
+        _no_server_error(answer)
+        assert answer.code in (0, 4001)
+    for name in ("limit", "cursor"):
+        _no_server_error(api.redemptions(code, **{name: value}))
+    _no_server_error(api.redemptions(value))
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 256, "ключ", "a\tb", "\u0000"])
+def test_malformed_idempotency_keys_are_refused_and_nothing_is_written(api: Api, key: str) -> None:
+    answer = api.call("POST", "/create", body=coupon_fields(), headers={"idempotency-key": key})
+    assert (answer.status, answer.code) == (400, 4001)
+    assert answer.body["errors"][0]["field"] == "Idempotency-Key"
+    assert api.list().result["items"] == []
