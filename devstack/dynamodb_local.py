@@ -274,6 +274,41 @@ class MotoServer(_LocalEndpoint):
             server.stop()
 
 
+def _wait_until_active(ddb: Any, table_name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        table = ddb.describe_table(TableName=table_name)["Table"]
+        indexes = table.get("GlobalSecondaryIndexes", [])
+        if table["TableStatus"] == "ACTIVE" and all(
+            index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"table {table_name} not ACTIVE after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _add_missing_indexes(ddb: Any, table_name: str, timeout: float) -> None:
+    """A dev table made from an older template gets the template's newer GSIs (one per
+    UpdateTable, as DynamoDB requires). Items written before carry no index keys."""
+    wanted = table_create_kwargs(table_name)
+    existing = {
+        index["IndexName"]
+        for index in ddb.describe_table(TableName=table_name)["Table"].get(
+            "GlobalSecondaryIndexes", []
+        )
+    }
+    for index in wanted.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in existing:
+            continue
+        ddb.update_table(
+            TableName=table_name,
+            AttributeDefinitions=wanted["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        _wait_until_active(ddb, table_name, timeout)
+
+
 def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bool:
     """Create ``table_name`` from the template's definition if missing; wait until ACTIVE.
 
@@ -293,11 +328,9 @@ def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bo
         except ClientError as create_err:  # created concurrently by someone else: fine
             if create_err.response.get("Error", {}).get("Code") != "ResourceInUseException":
                 raise
-    deadline = time.monotonic() + timeout
-    while ddb.describe_table(TableName=table_name)["Table"]["TableStatus"] != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"table {table_name} not ACTIVE after {timeout:.0f} s")
-        time.sleep(0.1)
+    _wait_until_active(ddb, table_name, timeout)
+    if not created:
+        _add_missing_indexes(ddb, table_name, timeout)
     attribute = ttl_attribute()
     if attribute:
         try:

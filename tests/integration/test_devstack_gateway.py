@@ -87,6 +87,20 @@ def test_ensure_table_creates_the_template_table(local_ddb: DynamoDBLocal) -> No
     assert ttl.get("AttributeName") == ttl_attribute()
 
 
+def test_ensure_table_adds_the_indexes_an_older_dev_table_lacks(local_ddb: DynamoDBLocal) -> None:
+    ddb = client(local_ddb.endpoint)
+    older = table_create_kwargs("coupons-older")
+    wanted = sorted(index["IndexName"] for index in older.pop("GlobalSecondaryIndexes"))
+    older["AttributeDefinitions"] = [
+        a for a in older["AttributeDefinitions"] if a["AttributeName"] in ("PK", "SK")
+    ]
+    ddb.create_table(**older)
+    assert ensure_table(local_ddb.endpoint, "coupons-older") is False
+    table = ddb.describe_table(TableName="coupons-older")["Table"]
+    assert sorted(i["IndexName"] for i in table["GlobalSecondaryIndexes"]) == wanted
+    assert {i["IndexStatus"] for i in table["GlobalSecondaryIndexes"]} == {"ACTIVE"}
+
+
 def test_data_persists_under_db_path_and_stop_ends_the_process(tmp_path: Path) -> None:
     item = {"PK": {"S": "A#1"}, "SK": {"S": "META"}}
     with DynamoDBLocal(db_path=tmp_path / "db", log_path=tmp_path / "ddb.log") as ddb:
