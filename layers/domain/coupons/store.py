@@ -699,15 +699,26 @@ def get_account(account: str, *, consistent: bool = True) -> Item | None:
     return from_item(response.get("Item"))
 
 
-def add_cursor_key(account: str, cursor_key: str) -> None:
+def add_cursor_key(account: str, cursor_key: str) -> bool:
     """Give an account created before cursors existed its cursor key (kept if it has one)."""
-    _call(
-        "update_item",
-        Key=_account_key(account),
-        UpdateExpression="SET cursorKey = if_not_exists(cursorKey, :key)",
-        ConditionExpression="attribute_exists(PK)",
-        ExpressionAttributeValues=_values(key=cursor_key),
+    return _update_existing(
+        _account_key(account), "SET cursorKey = if_not_exists(cursorKey, :key)", key=cursor_key
     )
+
+
+def _update_existing(key: dict[str, Any], update: str, **values: Any) -> bool:
+    """Apply `update` to the item at `key` if there is one; False if there is none."""
+    try:
+        _call(
+            "update_item",
+            Key=key,
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=_values(**values),
+        )
+    except ConditionFailed:
+        return False
+    return True
 
 
 def put_api_key(key_hash: str, account: str, key_id: str, created: str) -> None:
@@ -743,14 +754,4 @@ def list_api_keys(account: str | None = None) -> list[Item]:
 
 
 def revoke_api_key(key_hash: str) -> bool:
-    try:
-        _call(
-            "update_item",
-            Key=_key_key(key_hash),
-            UpdateExpression="SET revoked = :yes",
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues=_values(yes=True),
-        )
-    except ConditionFailed:
-        return False
-    return True
+    return _update_existing(_key_key(key_hash), "SET revoked = :yes", yes=True)
