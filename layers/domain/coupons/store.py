@@ -702,7 +702,9 @@ def get_account(account: str, *, consistent: bool = True) -> Item | None:
 def add_cursor_key(account: str, cursor_key: str) -> bool:
     """Give an account created before cursors existed its cursor key (kept if it has one)."""
     return _update_existing(
-        _account_key(account), "SET cursorKey = if_not_exists(cursorKey, :key)", key=cursor_key
+        _account_key(account),
+        "SET cursorKey = if_not_exists(cursorKey, :secret)",
+        secret=cursor_key,
     )
 
 
