@@ -39,3 +39,18 @@ def other_api(dynamodb: Any) -> Api:
     from coupons.admin import create_account
 
     return Api(create_account("other shop")[1])
+
+
+@pytest.fixture
+def dynamodb_requests(dynamodb: Any) -> list[str]:
+    """The names of the DynamoDB API calls the functions make from now on, in order (every
+    function of this test shares the container's one client)."""
+    from coupons import store
+
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    store.client().meta.events.register("before-call.dynamodb", record)
+    return calls

@@ -41,7 +41,7 @@ def checked_key(raw: str | None) -> str | None:
     printable ASCII characters."""
     if raw is None:
         return None
-    if not _KEY_SHAPE.match(raw):
+    if not _KEY_SHAPE.fullmatch(raw):  # not match: "$" would accept a trailing newline
         raise invalid_field(HEADER, "must be 1 to 255 printable ASCII characters")
     return raw
 
