@@ -118,7 +118,9 @@ class Api:
         return self.call("POST", "/create/bulk", body={"count": count, **coupon_fields(**fields)})
 
     def cancel(self, cpn_no: str, rdm_id: str, **fields: Any) -> Response:
-        return self.call("POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields})
+        return self.call(
+            "POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields}
+        )
 
     def redemptions(self, cpn_no: str, **query: str) -> Response:
         return self.call("GET", "/redemptions", query={"cpnNo": cpn_no, **query})
@@ -150,7 +152,9 @@ class KeyedApi:
         return self.call("POST", "/redeem", body={"cpnNo": cpn_no, **fields})
 
     def cancel(self, cpn_no: str, rdm_id: str, **fields: Any) -> Response:
-        return self.call("POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields})
+        return self.call(
+            "POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields}
+        )
 
 
 def coupon_fields(**overrides: Any) -> dict[str, Any]:

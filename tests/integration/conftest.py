@@ -7,12 +7,13 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from coupons import admin
+from coupons import admin, auth, store
 from devstack import dynamodb_local
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway
@@ -70,3 +71,39 @@ def api(gateway_url: str) -> Api:
 @pytest.fixture
 def other_api(gateway_url: str) -> Api:
     return Api(admin.create_account("other shop")[1], transport=http_transport(gateway_url))
+
+
+# --- plain helpers for the tests here -------------------------------------------------------
+
+
+def in_parallel(calls: Sequence[Callable[[], Response]], workers: int = 50) -> list[Response]:
+    """Run the calls on real threads at once; the answers in the calls' order."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def account_of(api: Api) -> str:
+    assert api.api_key
+    key = store.get_api_key(auth.key_hash(api.api_key))
+    assert key is not None
+    return str(key["account"])
+
+
+def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
+    """Every redemption record stored under the code (also a deleted coupon's), read straight
+    from the table."""
+    response = store.client().query(
+        TableName=store.config.table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
+        ExpressionAttributeValues={
+            ":pk": {"S": store.coupon_pk(account_of(api), cpn_no)},
+            ":r": {"S": store.REDEMPTION_PREFIX},
+        },
+        ConsistentRead=True,
+    )
+    return [store.from_item(item) or {} for item in response["Items"]]
+
+
+def stored_coupon(api: Api, cpn_no: str) -> dict[str, Any] | None:
+    """The coupon item as stored, read straight from the table (strongly consistent)."""
+    return store.get_coupon(account_of(api), cpn_no, consistent=True)

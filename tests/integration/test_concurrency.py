@@ -2,38 +2,14 @@
 runs concurrent requests in parallel like separate Lambda containers."""
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
 
 import pytest
 
-from coupons import auth, store
-from tests.conftest import Api, Response
+from tests.conftest import Api
+from tests.integration.conftest import in_parallel, redemption_records
 
 pytestmark = pytest.mark.integration
-
-
-def in_parallel(calls: Sequence[Callable[[], Response]], workers: int = 50) -> list[Response]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda call: call(), calls))
-
-
-def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
-    assert api.api_key
-    key = store.get_api_key(auth.key_hash(api.api_key))
-    assert key is not None
-    response = store.client().query(
-        TableName=store.config.table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
-        ExpressionAttributeValues={
-            ":pk": {"S": store.coupon_pk(str(key["account"]), cpn_no)},
-            ":r": {"S": store.REDEMPTION_PREFIX},
-        },
-        ConsistentRead=True,
-    )
-    return [store.from_item(item) or {} for item in response["Items"]]
 
 
 def test_50_redeemers_of_5_uses_get_exactly_5(api: Api) -> None:

@@ -24,9 +24,11 @@ from coupons.observability import count
 
 _GENERATE_ATTEMPTS = 5
 _EDIT_ATTEMPTS = 3
-# Redemption attempts that pin the count before the last one, which lets it float (see redeem).
-# A limited coupon's count moves at most 5 times; an unlimited one's may move on every request.
-_PINNED_REDEEM_ATTEMPTS = 5
+# Attempts of a redemption or cancellation. A limited coupon's count is pinned on every attempt,
+# so its answer (useCnt, remaining) is always exact; each failed attempt means another use or
+# cancellation landed in between. An unlimited coupon's count may move on every request, so
+# after its pinned attempts the count floats (see redeem) and the answer is approximate.
+_REDEEM_ATTEMPTS = 12
 _PINNED_UNLIMITED_ATTEMPTS = 1
 # What this container last saw of a coupon: (useCnt, useLimit). A redemption pins its belief
 # about both in the condition so that, on success, the new count and what remains are known
@@ -161,12 +163,10 @@ def redeem_coupon(
     today = rules.today()
     use_count, use_limit = _seen.get((account, code), _FIRST_GUESS)
     not_before = 0  # the record's time must not precede the coupon's creation
-    for attempt in range(_PINNED_REDEEM_ATTEMPTS + 1):
-        # Once the pinned attempts are spent the count floats, so a hot coupon cannot starve a
-        # request; the reported useCnt is then the lowest it can be.
-        pinned = attempt < (
-            _PINNED_REDEEM_ATTEMPTS if use_limit != rules.UNLIMITED else _PINNED_UNLIMITED_ATTEMPTS
-        )
+    for attempt in range(_REDEEM_ATTEMPTS):
+        # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
+        # cannot starve a request; the reported useCnt is then approximate.
+        pinned = use_limit != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
         now = max(store.now_ms(), not_before)
         result = _use_result(_new_id(now), use_count + 1, use_limit)
         try:
@@ -228,8 +228,8 @@ def cancel_redemption(
     code = rules.normalize_code(request.cpnNo)
     redeemed_at = int(request.rdmId[:12], 16)
     use_count, use_limit = _seen.get((account, code), _FIRST_CANCEL_GUESS)
-    for attempt in range(_PINNED_REDEEM_ATTEMPTS + 1):
-        pinned = attempt < _PINNED_REDEEM_ATTEMPTS
+    for attempt in range(_REDEEM_ATTEMPTS):
+        pinned = use_limit != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
         result = _use_result(request.rdmId, max(use_count - 1, 0), use_limit)
         try:
             store.cancel_redemption(
