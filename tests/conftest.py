@@ -174,12 +174,12 @@ def coupon_fields(**overrides: Any) -> dict[str, Any]:
 
 def reset_containers() -> None:
     """Forget what warm containers remember (client, key cache, seen coupons)."""
-    from coupons import auth, service, store
+    from coupons import auth, queries, service, store
 
     store.client.cache_clear()
     auth._cache.clear()
     service._seen.clear()
-    service._cursor_secrets.clear()
+    queries._cursor_secrets.clear()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """DELETE /api/coupon/v1/delete?cpnNo= -> null."""
 
 from coupons.http import Request, endpoint
-from coupons.service import delete_coupon
+from coupons.queries import delete_coupon
 
 
 @endpoint

@@ -3,7 +3,7 @@
 from typing import Any
 
 from coupons.http import Request, endpoint
-from coupons.service import list_redemptions
+from coupons.queries import list_redemptions
 
 
 @endpoint

@@ -3,7 +3,7 @@
 from typing import Any
 
 from coupons.http import Request, endpoint
-from coupons.service import validate_coupon
+from coupons.queries import validate_coupon
 
 
 @endpoint

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic import ValidationInfo as _Info
 
 from coupons.errors import CouponError, ErrorCode, FieldError, invalid_field
-from coupons.rules import FIXED_AMOUNT, PERCENT, latest_end_date
+from coupons.rules import FIXED_AMOUNT, MAX_INDEX, PERCENT, latest_end_date
 
 CURRENCIES = ("KRW", "CAD", "CNY", "EUR", "GBP", "IDR", "JPY", "MUR", "RUB", "SGD", "USD")
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -27,7 +27,6 @@ SHAPES = {
 # could not be stored as UTF-8.
 PRINTABLE = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*$")
 MAX_AMOUNT = 1_000_000_000_000
-MAX_INDEX = 2**31 - 1
 
 YesNo = Literal["Y", "N"]
 Index = Annotated[int, Field(ge=0, le=MAX_INDEX)]
@@ -46,8 +45,14 @@ Url = Annotated[str, Field(max_length=2048)]
 
 class _Request(BaseModel):
     # Strict: a wrong JSON type is a 4001, never coerced. Unknown fields are ignored.
+    # defer_build: a model's validator is built when it first validates, so a function builds
+    # only the models it uses (redeem never pays for CouponTerms).
     model_config = ConfigDict(
-        strict=True, extra="ignore", allow_inf_nan=False, str_strip_whitespace=True
+        strict=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        str_strip_whitespace=True,
+        defer_build=True,
     )
 
     @model_validator(mode="before")

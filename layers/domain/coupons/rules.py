@@ -15,6 +15,7 @@ CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTHS = (8, 12, 16)
 PERCENT, FIXED_AMOUNT = 457, 458
 UNLIMITED = 0
+MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
 
 
 def normalize_code(raw: object, field: str = "cpnNo") -> str:
