@@ -1,0 +1,349 @@
+"""`make bench`: what a cold start, a request and a redemption cost, measured on this machine.
+
+1. Cold import, per function: the median wall time of a fresh interpreter importing the
+   function's module (the layer on sys.path, the template's environment), as a ratio to a fresh
+   interpreter running `import boto3; boto3.client("dynamodb")`. The runs are interleaved.
+2. Per operation, on DynamoDB Local through the real handlers with real events: DynamoDB
+   requests, capacity units as DynamoDB Local reports them (ReturnConsumedCapacity=TOTAL), the
+   write units DynamoDB bills (a transactional write is 2 units per item of up to 1 KB), the
+   median warm handler time and the part of it spent outside the SDK's calls.
+3. The redeem path's cost per million redemptions, from those figures and the list prices.
+
+It reports; it never fails a test. Counts are fixed and every operation is warmed up first.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from devstack.template import REPO_ROOT, Route, function_environment, routes
+
+TABLE = "coupons-bench"
+COLD_RUNS = 15
+WARM_UP = 5
+WARM_RUNS = 40
+LAYER = REPO_ROOT / "layers" / "domain"
+API = "/api/coupon/v1"
+
+# List prices (us-east-1, on-demand, 2026): per unit.
+WRITE_UNIT = 0.625 / 1e6
+READ_UNIT = 0.125 / 1e6
+LAMBDA_ARM_GB_SECOND = 0.0000133334
+LAMBDA_REQUEST = 0.20 / 1e6
+HTTP_API_REQUEST = 1.00 / 1e6
+
+_BASELINE = "import boto3; boto3.client('dynamodb')"
+
+
+def _timed_import(code: str) -> str:
+    return f"import time; _t = time.perf_counter()\n{code}\nprint(time.perf_counter() - _t)"
+
+
+def _environment() -> dict[str, str]:
+    env = {**os.environ, **function_environment(TABLE)}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def _run(code: str, env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(functions: list[Route], runs: int = COLD_RUNS) -> dict[str, float]:
+    """Median import time (s) per function directory, and of the baseline ("boto3")."""
+    env = _environment()
+    # Like boto3 and the installed packages, our modules are measured from bytecode, written
+    # once here (an interpreter may run with PYTHONDONTWRITEBYTECODE and compile every time).
+    import compileall
+
+    for folder in (LAYER / "coupons", *(route.code_dir for route in functions)):
+        compileall.compile_dir(folder, quiet=1)
+    programs = {"boto3": _timed_import(_BASELINE)}
+    for route in functions:
+        path = [str(LAYER), str(route.code_dir)]
+        programs[route.code_dir.name] = _timed_import(
+            f"import sys; sys.path[:0] = {path!r}\nimport app"
+        )
+    samples: dict[str, list[float]] = {name: [] for name in programs}
+    for _ in range(runs):  # interleaved, so drift on the machine hits every program alike
+        for name, code in programs.items():
+            samples[name].append(_run(code, env))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+# --- warm requests on DynamoDB Local ----------------------------------------------------------
+
+
+@dataclass
+class Calls:
+    """What the SDK did during one invocation."""
+
+    names: list[str] = field(default_factory=list)
+    reported: float = 0.0  # capacity units, as DynamoDB Local reports them
+    billed_writes: float = 0.0  # write units by DynamoDB's billing rules (items <= 1 KB)
+    read_units: float = 0.0
+    sdk_seconds: float = 0.0
+    _started: float = 0.0
+
+
+class Recorder:
+    """botocore event hooks on the functions' client: count calls, ask for capacity, time them."""
+
+    WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+    READS = frozenset({"GetItem", "Query", "BatchGetItem"})
+
+    def __init__(self, client: Any) -> None:
+        self.calls = Calls()
+        events = client.meta.events
+        events.register("provide-client-params.dynamodb.*", self._before)
+        events.register("after-call.dynamodb.*", self._after)
+
+    def reset(self) -> Calls:
+        calls, self.calls = self.calls, Calls()
+        return calls
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls._started = time.perf_counter()
+        self.calls.names.append(model.name)
+        if model.name != "DescribeTable":
+            params["ReturnConsumedCapacity"] = "TOTAL"
+        if model.name == "TransactWriteItems":  # DynamoDB Local under-reports these
+            self.calls.billed_writes += 2 * len(params.get("TransactItems", []))
+
+    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.sdk_seconds += time.perf_counter() - self.calls._started
+        consumed = parsed.get("ConsumedCapacity") or []
+        for entry in consumed if isinstance(consumed, list) else [consumed]:
+            units = float(entry.get("CapacityUnits", 0))
+            self.calls.reported += units
+            if model.name in self.READS:
+                self.calls.read_units += units
+            elif model.name in self.WRITES:  # index writes included
+                self.calls.billed_writes += units
+
+
+@dataclass
+class Row:
+    operation: str
+    function: str
+    requests: int
+    reported: float
+    billed_writes: float
+    read_units: float
+    median_ms: float
+    outside_sdk_ms: float
+
+
+def _coupon(**overrides: Any) -> dict[str, Any]:
+    today = date.today()
+    return {
+        "nm": "bench",
+        "discTypeIdx": 458,
+        "disc": 5,
+        "discCurrency": "USD",
+        "strtYmd": today.isoformat(),
+        "endYmd": date(today.year + 1, 12, 31).isoformat(),
+        "useLimit": 1,
+        **overrides,
+    }
+
+
+class Bench:
+    def __init__(self, api_key: str) -> None:
+        from devstack.gateway import Gateway
+
+        self.routes = {route.route_key: route for route in routes()}
+        self.gateway = Gateway(quiet=True)
+        self.api_key = api_key
+        self.counter = 0
+
+    def call(self, method: str, path: str, body: Any = None, query: str = "", key: str = "") -> Any:
+        import json
+
+        from devstack.gateway import LambdaContext, build_event
+
+        route = self.routes[f"{method} {API}{path}"]
+        headers = [
+            ("authorization", f"APIKey {self.api_key}"),
+            ("content-type", "application/json"),
+        ]
+        if key:
+            headers.append(("idempotency-key", key))
+        event = build_event(
+            method=method,
+            target=f"{API}{path}" + (f"?{query}" if query else ""),
+            headers=headers,
+            body=b"" if body is None else json.dumps(body).encode(),
+            route_key=route.route_key,
+        )
+        answer = self.gateway.handler_for(route)(event, LambdaContext(route))
+        result = json.loads(answer["body"])
+        if result["code"] != 0:
+            raise RuntimeError(f"{method} {path}: {result}")
+        return result["result"]
+
+    def unique(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}-{time.time_ns()}"
+
+
+def measure(
+    bench: Bench,
+    recorder: Recorder,
+    operation: str,
+    function: str,
+    prepare: Callable[[], Callable[[], Any]],
+) -> Row:
+    """Run `prepare()` (untimed), then time the call it returns; WARM_UP + WARM_RUNS times."""
+    timings: list[tuple[float, Calls]] = []
+    for run in range(WARM_UP + WARM_RUNS):
+        call = prepare()
+        recorder.reset()
+        started = time.perf_counter()
+        call()
+        elapsed = time.perf_counter() - started
+        calls = recorder.reset()
+        if run >= WARM_UP:
+            timings.append((elapsed, calls))
+    elapsed_values = [t for t, _ in timings]
+    outside = [t - c.sdk_seconds for t, c in timings]
+    return Row(
+        operation=operation,
+        function=function,
+        requests=round(statistics.median(len(c.names) for _, c in timings)),
+        reported=statistics.median(c.reported for _, c in timings),
+        billed_writes=statistics.median(c.billed_writes for _, c in timings),
+        read_units=statistics.median(c.read_units for _, c in timings),
+        median_ms=statistics.median(elapsed_values) * 1000,
+        outside_sdk_ms=statistics.median(outside) * 1000,
+    )
+
+
+def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
+    b = bench
+    listed = [b.call("POST", "/create", _coupon()) for _ in range(25)]
+    history = b.call("POST", "/create", _coupon(useLimit=0))
+    for _ in range(5):
+        b.call("POST", "/redeem", {"cpnNo": history})
+    memo = iter(range(10**6))
+
+    def fresh(**fields: Any) -> str:
+        return str(b.call("POST", "/create", _coupon(**fields)))
+
+    def redeemed() -> tuple[str, str]:
+        code = fresh()
+        return code, b.call("POST", "/redeem", {"cpnNo": code})["rdmId"]
+
+    def cancel() -> Callable[[], Any]:
+        code, rdm_id = redeemed()
+        return lambda: b.call("POST", "/redeem/cancel", {"cpnNo": code, "rdmId": rdm_id})
+
+    def replay() -> Callable[[], Any]:
+        code, key = fresh(), b.unique("order")
+        b.call("POST", "/redeem", {"cpnNo": code}, key=key)
+        return lambda: b.call("POST", "/redeem", {"cpnNo": code}, key=key)
+
+    plan: list[tuple[str, str, Callable[[], Callable[[], Any]]]] = [
+        ("create", "create", lambda: lambda: b.call("POST", "/create", _coupon())),
+        ("create + Idempotency-Key", "create",
+         lambda: (lambda k: lambda: b.call("POST", "/create", _coupon(), key=k))(b.unique("c"))),
+        ("create/bulk (10)", "create_bulk",
+         lambda: lambda: b.call("POST", "/create/bulk", {**_coupon(), "count": 10})),
+        ("validate", "validate",
+         lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={listed[0]}")),
+        ("redeem", "redeem", lambda: (lambda c: lambda: b.call("POST", "/redeem", {"cpnNo": c}))(fresh())),
+        ("redeem + Idempotency-Key", "redeem",
+         lambda: (lambda c, k: lambda: b.call("POST", "/redeem", {"cpnNo": c}, key=k))(fresh(), b.unique("o"))),
+        ("redeem, replayed", "redeem", replay),
+        ("redeem/cancel", "redeem_cancel", cancel),
+        ("update (memo)", "update",
+         lambda: lambda: b.call("PUT", "/update", {"cpnNo": listed[1], "memo": f"m{next(memo)}"})),
+        ("delete", "delete", lambda: (lambda c: lambda: b.call("DELETE", "/delete", query=f"cpnNo={c}"))(fresh())),
+        ("list (20)", "list", lambda: lambda: b.call("GET", "/list", query="limit=20")),
+        ("redemptions", "redemptions",
+         lambda: lambda: b.call("GET", "/redemptions", query=f"cpnNo={history}")),
+    ]  # fmt: skip
+    return [measure(b, recorder, *entry) for entry in plan]
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def redeem_cost_per_million(row: Row, memory_mb: int) -> list[tuple[str, float]]:
+    gb_seconds = memory_mb / 1024 * max(1.0, round(row.median_ms + 0.5)) / 1000
+    parts = [
+        ("DynamoDB writes", row.billed_writes * WRITE_UNIT * 1e6),
+        ("DynamoDB reads", row.read_units * READ_UNIT * 1e6),
+        (f"Lambda arm64 {memory_mb} MB x {round(row.median_ms + 0.5)} ms", gb_seconds * LAMBDA_ARM_GB_SECOND * 1e6),
+        ("Lambda requests", LAMBDA_REQUEST * 1e6),
+        ("HTTP API requests", HTTP_API_REQUEST * 1e6),
+    ]  # fmt: skip
+    return [*parts, ("total", sum(value for _, value in parts))]
+
+
+def main() -> int:
+    from devstack.dynamodb_local import DynamoDBLocal, ensure_table
+
+    functions = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
+    print(
+        f"Cold import, median of {COLD_RUNS} interleaved fresh interpreters (Python {sys.version.split()[0]})"
+    )
+    cold = cold_imports(functions)
+    baseline = cold.pop("boto3")
+    print(f"  baseline `{_BASELINE}`: {baseline * 1000:.0f} ms")
+    print(f"  {'function':<16} {'import ms':>9} {'ratio':>6}")
+    for name, seconds in cold.items():
+        print(f"  {name:<16} {seconds * 1000:>9.0f} {seconds / baseline:>6.2f}")
+
+    os.environ.update(_environment())
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines in the report
+    with DynamoDBLocal() as ddb:
+        ensure_table(ddb.endpoint, TABLE)
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+        from coupons import admin, store
+
+        bench = Bench(admin.create_account("bench")[1])
+        recorder = Recorder(store.client())
+        rows = warm_operations(bench, recorder)
+
+    print()
+    print(f"Warm requests on DynamoDB Local, median of {WARM_RUNS} after {WARM_UP} warm-up runs")
+    print("  RCU/WCU (Local): capacity units DynamoDB Local reports; WCU billed: DynamoDB's rules")
+    print(
+        "  (a transaction: 2 per item of up to 1 KB; a plain write: as reported, with its index writes)"
+    )
+    header = f"  {'operation':<26} {'function':<14} {'requests':>8} {'units (Local)':>13} {'WCU billed':>10} {'RCU':>5} {'warm ms':>8} {'outside SDK ms':>14}"
+    print(header)
+    for row in rows:
+        print(
+            f"  {row.operation:<26} {row.function:<14} {row.requests:>8} {row.reported:>13.1f}"
+            f" {row.billed_writes:>10.0f} {row.read_units:>5.1f} {row.median_ms:>8.1f}"
+            f" {row.outside_sdk_ms:>14.1f}"
+        )
+    memory = {r.code_dir.name: r.memory_size for r in functions}
+    for operation in ("redeem", "redeem + Idempotency-Key"):
+        row = next(r for r in rows if r.operation == operation)
+        print()
+        print(f"Cost per million redemptions ({operation}), list prices:")
+        for label, dollars in redeem_cost_per_million(row, memory["redeem"]):
+            print(f"  {label:<40} ${dollars:8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
