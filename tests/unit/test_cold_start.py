@@ -1,0 +1,106 @@
+"""Cold-start regression guard (not a timing; `make bench` measures): what each function's
+module imports in a fresh interpreter, and how many DynamoDB requests each operation makes."""
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from devstack.template import REPO_ROOT, Route, function_environment, routes
+from tests.conftest import TABLE_NAME, Api
+
+FUNCTIONS = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
+# Modules no function may load at cold start: heavy, and never needed for a request.
+HEAVY = (
+    "boto3",  # botocore directly: the same client, without boto3 and s3transfer
+    "s3transfer",
+    "email_validator",
+    "dns",
+    "jinja2",
+    "aws_xray_sdk",  # tracing is off
+    "aws_lambda_powertools.event_handler",  # one route per function: no router
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.utilities.idempotency",  # loaded with the first Idempotency-Key
+    "babel",  # CLDR data: loaded when a coupon is first shown or a currency checked
+    "coupons.formatting",
+)
+BODY_FUNCTIONS = {"create", "create_bulk", "update", "redeem", "redeem_cancel"}
+
+
+def _imported_at_cold_start(route: Route) -> set[str]:
+    program = (
+        "import json, sys\n"
+        f"sys.path[:0] = {[str(REPO_ROOT / 'layers' / 'domain'), str(route.code_dir)]!r}\n"
+        "import app\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {
+        **os.environ,
+        **function_environment(TABLE_NAME),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "cold",
+        "AWS_SECRET_ACCESS_KEY": "cold",
+    }
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("route", FUNCTIONS, ids=lambda r: r.code_dir.name)
+def test_cold_start_imports_nothing_heavy(route: Route) -> None:
+    modules = _imported_at_cold_start(route)
+    loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert loaded == []
+    assert "aws_lambda_powertools.logging" in modules  # the guard sees real imports
+    if route.code_dir.name in BODY_FUNCTIONS:
+        assert "pydantic" in modules
+    else:  # no request body, so no pydantic
+        assert "pydantic" not in modules and "coupons.models" not in modules
+
+
+# Each operation's DynamoDB requests on a warm container (the API key already cached).
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        ("create", ["PutItem"]),
+        ("create with Idempotency-Key", ["PutItem", "PutItem", "UpdateItem"]),
+        ("bulk create", ["TransactWriteItems"]),
+        ("validate", ["GetItem"]),
+        ("update", ["GetItem", "UpdateItem"]),
+        ("redeem", ["TransactWriteItems"]),
+        ("redeem with Idempotency-Key", ["TransactWriteItems"]),
+        ("cancel", ["TransactWriteItems"]),
+        ("delete", ["DeleteItem"]),
+        ("list", ["Query", "BatchGetItem"]),
+        ("redemptions", ["GetItem", "Query"]),
+    ],
+)
+def test_dynamodb_requests_per_operation(
+    api: Api, dynamodb_requests: list[str], operation: str, expected: list[str]
+) -> None:
+    code = api.create(cpnNo="COUNTED01").result
+    rdm_id = api.redeem(code).result["rdmId"]
+    fresh = api.create().result
+    calls: dict[str, Any] = {
+        "create": lambda: api.create(),
+        "create with Idempotency-Key": lambda: api.with_key("k-create").create(),
+        "bulk create": lambda: api.create_bulk(5),
+        "validate": lambda: api.validate(fresh),
+        "update": lambda: api.update(fresh, memo="changed"),
+        "redeem": lambda: api.redeem(fresh),
+        "redeem with Idempotency-Key": lambda: api.with_key("k-redeem").redeem(fresh),
+        "cancel": lambda: api.cancel(code, rdm_id),
+        "delete": lambda: api.delete(fresh),
+        "list": lambda: api.list(),
+        "redemptions": lambda: api.redemptions(code),
+    }
+    dynamodb_requests.clear()
+    answer = calls[operation]()
+    assert answer.code == 0, answer.body
+    assert dynamodb_requests == expected
