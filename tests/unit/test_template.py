@@ -3,6 +3,7 @@ each function allowed exactly the DynamoDB actions its route needs."""
 
 from typing import Any
 
+from coupons import idempotency
 from devstack.template import load_template
 
 API = "/api/coupon/v1"
@@ -80,6 +81,11 @@ def test_runtime_layer_and_limits() -> None:
     defaults = TEMPLATE["Globals"]["Function"]
     assert defaults["Runtime"] == "python3.13" and defaults["Architectures"] == ["arm64"]
     assert defaults["Timeout"] < 30  # the HTTP API's integration timeout
+    # A request can never still be running when its Idempotency-Key claim lapses.
+    assert all(
+        f["Properties"].get("Timeout", defaults["Timeout"]) * 1000 < idempotency.IN_PROGRESS_MS
+        for f in _functions().values()
+    )
     assert defaults["Layers"] == [{"Ref": "DomainLayer"}]
     layer = RESOURCES["DomainLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
