@@ -21,13 +21,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
+from devstack.samples import coupon_fields
 from devstack.template import REPO_ROOT, Route, function_environment, routes
 
 TABLE = "coupons-bench"
-COLD_RUNS = 15
+COLD_RUNS = 21
 WARM_UP = 5
 WARM_RUNS = 40
 LAYER = REPO_ROOT / "layers" / "domain"
@@ -149,20 +149,6 @@ class Row:
     outside_sdk_ms: float
 
 
-def _coupon(**overrides: Any) -> dict[str, Any]:
-    today = date.today()
-    return {
-        "nm": "bench",
-        "discTypeIdx": 458,
-        "disc": 5,
-        "discCurrency": "USD",
-        "strtYmd": today.isoformat(),
-        "endYmd": date(today.year + 1, 12, 31).isoformat(),
-        "useLimit": 1,
-        **overrides,
-    }
-
-
 class Bench:
     def __init__(self, api_key: str) -> None:
         from devstack.gateway import Gateway
@@ -236,14 +222,14 @@ def measure(
 
 def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
     b = bench
-    listed = [b.call("POST", "/create", _coupon()) for _ in range(25)]
-    history = b.call("POST", "/create", _coupon(useLimit=0))
+    listed = [b.call("POST", "/create", coupon_fields()) for _ in range(25)]
+    history = b.call("POST", "/create", coupon_fields(useLimit=0))
     for _ in range(5):
         b.call("POST", "/redeem", {"cpnNo": history})
     memo = iter(range(10**6))
 
     def fresh(**fields: Any) -> str:
-        return str(b.call("POST", "/create", _coupon(**fields)))
+        return str(b.call("POST", "/create", coupon_fields(**fields)))
 
     def redeemed() -> tuple[str, str]:
         code = fresh()
@@ -259,11 +245,11 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
         return lambda: b.call("POST", "/redeem", {"cpnNo": code}, key=key)
 
     plan: list[tuple[str, str, Callable[[], Callable[[], Any]]]] = [
-        ("create", "create", lambda: lambda: b.call("POST", "/create", _coupon())),
+        ("create", "create", lambda: lambda: b.call("POST", "/create", coupon_fields())),
         ("create + Idempotency-Key", "create",
-         lambda: (lambda k: lambda: b.call("POST", "/create", _coupon(), key=k))(b.unique("c"))),
+         lambda: (lambda k: lambda: b.call("POST", "/create", coupon_fields(), key=k))(b.unique("c"))),
         ("create/bulk (10)", "create_bulk",
-         lambda: lambda: b.call("POST", "/create/bulk", {**_coupon(), "count": 10})),
+         lambda: lambda: b.call("POST", "/create/bulk", {**coupon_fields(), "count": 10})),
         ("validate", "validate",
          lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={listed[0]}")),
         ("redeem", "redeem", lambda: (lambda c: lambda: b.call("POST", "/redeem", {"cpnNo": c}))(fresh())),

@@ -5,13 +5,13 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from devstack.gateway import Gateway, LambdaContext, build_event
+from devstack.samples import coupon_fields
 from devstack.template import Route, function_environment, routes
 
 TABLE_NAME = "coupons-test"
@@ -155,21 +155,6 @@ class KeyedApi:
         return self.call(
             "POST", "/redeem/cancel", body={"cpnNo": cpn_no, "rdmId": rdm_id, **fields}
         )
-
-
-def coupon_fields(**overrides: Any) -> dict[str, Any]:
-    """A valid $5-off single-use coupon running from today to the end of next year."""
-    today = date.today()
-    return {
-        "nm": "$5 discount coupon",
-        "discTypeIdx": 458,
-        "disc": 5,
-        "discCurrency": "USD",
-        "strtYmd": today.isoformat(),
-        "endYmd": date(today.year + 1, 12, 31).isoformat(),
-        "useLimit": 1,
-        **overrides,
-    }
 
 
 def reset_containers() -> None:
