@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -17,13 +18,28 @@ PERCENT, FIXED_AMOUNT = 457, 458
 UNLIMITED = 0
 MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
 
+# On-site password lockout (DESIGN 2.5). The PASSWORD_FAILURES-th wrong on-site password within
+# any PASSWORD_WINDOW_MS (a sliding window: each failure counts for exactly that long) locks the
+# coupon's redemption for PASSWORD_LOCK_MS, even with the right password; a successful
+# redemption forgets the failures. Stored on the coupon item: `pwdFailTs`, the times (ms) of
+# the recent failures (at most PASSWORD_FAILURES - 1 of them), and `pwdLockedUntil` (ms): the
+# coupon is locked while now < pwdLockedUntil. Only a coupon with a password locks.
+# In the refusal order the lock (4290) comes right before the password (4225): after 4040,
+# 4220, 4221, 4223 and 4224, which the password does not affect and which a later retry would
+# still get, and before 4222, which the password has always hidden.
+PASSWORD_FAILURES = 5
+PASSWORD_WINDOW_MS = 15 * 60 * 1000
+PASSWORD_LOCK_MS = 15 * 60 * 1000
+
 
 def normalize_code(raw: object, field: str = "cpnNo") -> str:
     """Strip spaces and dashes, upper-case, then require 8-16 letters or digits."""
     if not isinstance(raw, str) or not raw:
         raise invalid_field(field, "required, a string of 8-16 letters or digits")
+    if not raw.isascii():  # else "ß" would upper-case into "SS" and pass
+        raise invalid_field(field, "must be 8-16 letters or digits")
     code = raw.replace(" ", "").replace("-", "").upper()
-    if not CODE_PATTERN.match(code):
+    if not CODE_PATTERN.fullmatch(code):  # not match: "$" would allow a trailing newline
         raise invalid_field(field, "must be 8-16 letters or digits")
     return code
 
@@ -54,17 +70,20 @@ def remaining_uses(coupon: Mapping[str, Any]) -> int | None:
 def refusal(
     coupon: Mapping[str, Any],
     today: date,
+    now_ms: int | None = None,
+    /,
     *,
     user_id: str,
     onsite_pwd: str = "",
     redeeming: bool,
 ) -> ErrorCode | None:
-    """The first rule the coupon fails for this request, in the contract's order.
+    """The first rule the coupon fails for this request, in the contract's order (with the
+    password lock, 4290, right before the password, 4225).
 
     An empty `user_id` means the request names no user. Validate (`redeeming=False`) checks
-    the user only when one is named and never the on-site password. The store's redeem
-    condition expression encodes the same rules atomically; this function names the one
-    that refused.
+    the user only when one is named and never the on-site password or its lock. `now_ms` is
+    the time of the attempt (store.now_ms(); None: now). The store's redeem condition
+    expression encodes the same rules atomically; this function names the one that refused.
     """
     day = today.isoformat()
     if day < coupon["strtYmd"]:
@@ -76,8 +95,36 @@ def refusal(
         return ErrorCode.USER_REQUIRED
     if user_id and coupon["userId"] and user_id != coupon["userId"]:
         return ErrorCode.USER_MISMATCH
-    if redeeming and coupon["onsitePwd"] and onsite_pwd != coupon["onsitePwd"]:
-        return ErrorCode.ONSITE_PASSWORD
+    if redeeming and coupon["onsitePwd"]:
+        if password_lock_seconds(coupon, _now_ms() if now_ms is None else now_ms):
+            return ErrorCode.TOO_MANY_REQUESTS
+        if onsite_pwd != coupon["onsitePwd"]:
+            return ErrorCode.ONSITE_PASSWORD
     if use_limit != UNLIMITED and int(coupon["useCnt"]) >= use_limit:
         return ErrorCode.USAGE_LIMIT_REACHED
     return None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def password_lock_seconds(coupon: Mapping[str, Any], now_ms: int) -> int:
+    """Whole seconds until the coupon's password lock ends (its Retry-After), 0 if unlocked;
+    never more than the lock lasts (a request whose clock read precedes the locking one's, or
+    a container's clock that lags, would see a little more)."""
+    if not coupon.get("onsitePwd"):
+        return 0
+    left = int(coupon.get("pwdLockedUntil") or 0) - now_ms
+    return min(-(-left // 1000), PASSWORD_LOCK_MS // 1000) if left > 0 else 0
+
+
+def after_wrong_password(coupon: Mapping[str, Any], now_ms: int) -> tuple[list[int], int | None]:
+    """The coupon's password failures once one more happens at `now_ms`: (the failure times to
+    keep, the end of the lock when this failure is the one that locks it, else None)."""
+    cutoff = now_ms - PASSWORD_WINDOW_MS
+    recent = [int(t) for t in coupon.get("pwdFailTs") or [] if int(t) > cutoff]
+    recent.append(now_ms)
+    if len(recent) >= PASSWORD_FAILURES:
+        return [], now_ms + PASSWORD_LOCK_MS
+    return recent, None

@@ -40,6 +40,9 @@ _SEEN_LIMIT = 10_000
 _FIRST_GUESS = (0, 1)
 # A cancelled redemption is most often the only use of a single-use coupon.
 _FIRST_CANCEL_GUESS = (1, 1)
+# Attempts to count one wrong on-site password. Each failed attempt means another failure was
+# counted (at most rules.PASSWORD_FAILURES before the lock answers) or a redemption reset them.
+_COUNT_ATTEMPTS = 3 * rules.PASSWORD_FAILURES
 
 
 def _new_id(ms: int | None = None) -> str:
@@ -106,7 +109,8 @@ def _create_bulk(account: str, body: Mapping[str, Any]) -> list[str]:
 def update_coupon(account: str, body: Mapping[str, Any]) -> str:
     """Fields present change, fields absent stay; once used, only memo may change."""
     cpn_no = rules.normalize_code(parse(UpdateRequest, body).cpnNo)
-    edits = {name: body[name] for name in TERM_FIELDS if name in body}
+    # JSON null means absent, as everywhere: a null field stays as it is.
+    edits = {name: body[name] for name in TERM_FIELDS if body.get(name) is not None}
     for _ in range(_EDIT_ATTEMPTS):
         stored = store.get_coupon(account, cpn_no, consistent=True)
         if stored is None:
@@ -144,7 +148,8 @@ def redeem_coupon(
     account: str, body: Mapping[str, Any], idempotency_key: str | None = None
 ) -> dict[str, Any] | Replayed:
     """Check every rule and count one use in one conditional transaction (see _seen), which
-    also writes the Idempotency-Key's record when there is one."""
+    also writes the Idempotency-Key's record when there is one. A wrong on-site password is
+    then counted towards the coupon's lock by one more request (_count_wrong_password)."""
     request = parse(RedeemRequest, body)
     code = rules.normalize_code(request.cpnNo)
     today = rules.today()
@@ -154,7 +159,8 @@ def redeem_coupon(
         # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
         # cannot starve a request; the reported useCnt is then approximate.
         pinned = use_limit != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
-        now = max(store.now_ms(), not_before)
+        clock = store.now_ms()
+        now = max(clock, not_before)
         result = _use_result(_new_id(now), use_count + 1, use_limit)
         try:
             store.redeem(
@@ -172,6 +178,7 @@ def redeem_coupon(
                     "status": "REDEEMED",
                     "regTs": now,
                 },
+                now=clock,
                 guard=_guard(account, "redeem", idempotency_key, body, result),
             )
         except store.KeyInUse as used:
@@ -184,14 +191,15 @@ def redeem_coupon(
                 else rules.refusal(
                     coupon,
                     today,
+                    clock,
                     user_id=request.userId,
                     onsite_pwd=request.onsitePwd,
                     redeeming=True,
                 )
             )
             if refused is not None:
-                count("RedemptionsRejected", reason=refused.name)
-                raise CouponError(refused) from None
+                assert coupon is not None or refused is ErrorCode.COUPON_NOT_FOUND
+                raise _refusal(account, code, refused, coupon, clock) from None
             assert coupon is not None
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
             younger = int(coupon["regTs"]) > now
@@ -203,6 +211,55 @@ def redeem_coupon(
         _remember(account, code, result["useCnt"], use_limit)
         count("Redemptions")
         return result
+    raise storage_busy()
+
+
+def _refusal(
+    account: str, code: str, refused: ErrorCode, coupon: Mapping[str, Any] | None, clock: int
+) -> CouponError:
+    """The error for a refused redemption. A wrong on-site password is counted first, and
+    turns into 4290 if other wrong passwords locked the coupon meanwhile; 4290 carries the
+    seconds until the lock ends as Retry-After."""
+    if refused is ErrorCode.ONSITE_PASSWORD and coupon is not None:
+        coupon = _count_wrong_password(account, code, coupon, clock)
+        if coupon is not None:
+            refused = ErrorCode.TOO_MANY_REQUESTS
+    count("RedemptionsRejected", reason=refused.name)
+    if refused is ErrorCode.TOO_MANY_REQUESTS and coupon is not None:
+        return CouponError(refused, retry_after=rules.password_lock_seconds(coupon, clock))
+    return CouponError(refused)
+
+
+def _count_wrong_password(
+    account: str, code: str, coupon: Mapping[str, Any], clock: int
+) -> Mapping[str, Any] | None:
+    """Count one wrong on-site password presented at `clock` on `coupon` (as the refused
+    redemption returned it): a compare-and-set of its recent failures, repeated on the coupon
+    each refusal returns. None once counted (the answer stays 4225, also for the failure that
+    locks the coupon); the coupon when it turns out locked already (4290). A coupon deleted or
+    re-created meanwhile has nothing to count on (4225)."""
+    for _ in range(_COUNT_ATTEMPTS):
+        failures, locked_until = rules.after_wrong_password(coupon, clock)
+        try:
+            store.count_wrong_password(
+                account,
+                code,
+                instance=str(coupon["cid"]),
+                seen=coupon.get("pwdFailTs"),
+                failures=failures,
+                locked_until=locked_until,
+                now=clock,
+            )
+        except store.ConditionFailed as failed:
+            if failed.old is None or failed.old["cid"] != coupon["cid"]:
+                return None
+            coupon = failed.old
+            if rules.password_lock_seconds(coupon, clock):
+                return coupon
+            continue
+        if locked_until is not None:
+            count("PasswordLockouts")
+        return None
     raise storage_busy()
 
 

@@ -19,6 +19,11 @@ exactly those with SK >= R#<regTs>, and older ones belong to a deleted coupon of
 Business rules that must be atomic ride in condition expressions; when one fails, the old
 item comes back with the error (ReturnValuesOnConditionCheckFailure=ALL_OLD) so the caller can
 name the rule without a second read.
+
+The on-site password lockout (rules.PASSWORD_*) lives on the coupon item: `pwdFailTs`, the
+times of its recent wrong passwords, and `pwdLockedUntil`. The redeem condition refuses a
+locked coupon with a password, and a successful redemption removes both in the same update.
+A wrong password is counted by one more conditional UpdateItem (count_wrong_password).
 """
 
 import time
@@ -49,6 +54,8 @@ THROTTLING_ERRORS = frozenset(
         "LimitExceededException",
     }
 )
+# A transaction cancelled by throttling names it per item, with these reason codes.
+THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 Item = dict[str, Any]
 
 
@@ -103,6 +110,8 @@ def _to_attr(value: Any) -> dict[str, Any]:
         return {"N": str(value)}
     if isinstance(value, float):
         return {"N": format(Decimal(repr(value)), "f")}
+    if isinstance(value, list):
+        return {"L": [_to_attr(element) for element in value]}
     raise TypeError(f"unsupported attribute type {type(value).__name__}")
 
 
@@ -116,6 +125,8 @@ def _from_attr(attr: Mapping[str, Any]) -> Any:
         return attr["BOOL"]
     if "NULL" in attr:
         return None
+    if "L" in attr:
+        return [_from_attr(element) for element in attr["L"]]
     raise TypeError(f"unsupported attribute {sorted(attr)}")
 
 
@@ -294,7 +305,7 @@ _REDEEM_RULES = (
     "attribute_exists(PK)"
     " AND strtYmd <= :today AND endYmd >= :today"
     " AND {user_rule}"
-    " AND (onsitePwd = :empty OR onsitePwd = :pwd)"
+    " AND (onsitePwd = :empty OR (onsitePwd = :pwd AND {unlocked}))"
     " AND (useLimit = :zero OR useCnt < useLimit)"
     " AND useLimit = :limit"
     " AND regTs <= :ts"
@@ -302,6 +313,8 @@ _REDEEM_RULES = (
 # A coupon with useLimit 2-5 always has a userId, so "userId = :user" covers both cases.
 _NAMED_USER = "(userId = :user OR userId = :empty)"
 _NO_USER = "useLimit < :two"
+# The on-site password lock has ended, or there never was one.
+_UNLOCKED = "(attribute_not_exists(pwdLockedUntil) OR pwdLockedUntil <= :now)"
 
 
 class KeyInUse(Exception):
@@ -326,10 +339,12 @@ def redeem(
     use_count: int | None,
     use_limit: int,
     record: Mapping[str, Any],
+    now: int,
     guard: Mapping[str, Any] | None = None,
 ) -> None:
     """Count one use and write the redemption record (and the request's idempotency record)
-    in one transaction.
+    in one transaction. A coupon with an on-site password must not be locked at `now` (ms);
+    the use forgets its password failures (and an ended lock) in the same update.
 
     `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
     holds; the condition checks the belief too, so on success the new count and what remains
@@ -345,10 +360,13 @@ def redeem(
         one=1,
         limit=use_limit,
         ts=record["regTs"],
+        now=now,
         **({"user": user_id} if user_id else {"two": 2}),
         **({"seen": use_count} if use_count is not None else {}),
     )
-    condition = _REDEEM_RULES.format(user_rule=_NAMED_USER if user_id else _NO_USER)
+    condition = _REDEEM_RULES.format(
+        user_rule=_NAMED_USER if user_id else _NO_USER, unlocked=_UNLOCKED
+    )
     if use_count is not None:
         condition += " AND useCnt = :seen"
     pk = coupon_pk(account, cpn_no)
@@ -357,7 +375,7 @@ def redeem(
         {
             "Update": {
                 "Key": _coupon_key(account, cpn_no),
-                "UpdateExpression": "SET useCnt = useCnt + :one",
+                "UpdateExpression": "SET useCnt = useCnt + :one REMOVE pwdFailTs, pwdLockedUntil",
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": values,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -375,6 +393,56 @@ def redeem(
         if coupon_reason.get("Code") == "ConditionalCheckFailed":
             raise ConditionFailed(_coupon(from_item(coupon_reason.get("Item"))))
         raise RuntimeError(f"redemption refused: {[r.get('Code') for r in reasons]}")
+
+
+def count_wrong_password(
+    account: str,
+    cpn_no: str,
+    *,
+    instance: str,
+    seen: Sequence[int] | None,
+    failures: Sequence[int],
+    locked_until: int | None,
+    now: int,
+) -> None:
+    """Count one wrong on-site password on the coupon: store `failures` as its recent
+    failure times or, when this failure locks it, set `pwdLockedUntil = locked_until` and drop
+    them (rules.after_wrong_password computes both from `seen`).
+
+    A compare-and-set: it applies only if the coupon is still instance `instance`, is not
+    locked at `now`, and still holds exactly the failure times `seen` (None: none), so
+    concurrent failures are each counted once and the one that locks is exactly the
+    rules.PASSWORD_FAILURES-th. Raises ConditionFailed with the coupon as it is now (None if
+    gone) otherwise. Never creates an item."""
+    condition = f"cid = :cid AND {_UNLOCKED} AND " + (
+        "attribute_not_exists(pwdFailTs)" if seen is None else "pwdFailTs = :seen"
+    )
+    values = _values(cid=instance, now=now, **({} if seen is None else {"seen": list(seen)}))
+    if locked_until is not None:
+        update = "SET pwdLockedUntil = :until REMOVE pwdFailTs"
+        values.update(_values(until=locked_until))
+    else:
+        update = "SET pwdFailTs = :failures REMOVE pwdLockedUntil"
+        values.update(_values(failures=list(failures)))
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            _call(
+                "update_item",
+                Key=_coupon_key(account, cpn_no),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return
+        except ConditionFailed as failed:
+            raise ConditionFailed(_coupon(failed.old)) from None
+        except ClientError as error:
+            # The coupon is in a redemption's transaction right now; botocore does not retry.
+            if error.response.get("Error", {}).get("Code") != "TransactionConflictException":
+                raise
+            _backoff(attempt)
+    raise storage_busy()
 
 
 def cancel_redemption(
@@ -497,7 +565,7 @@ def _call_transaction(items: list[dict[str, Any]]) -> None:
             if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
                 _backoff(attempt)
                 continue
-            if codes & THROTTLING_ERRORS:
+            if codes & THROTTLING_REASONS:
                 raise storage_busy() from error
             raise _Cancelled(reasons) from None
     raise storage_busy()

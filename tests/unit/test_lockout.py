@@ -1,0 +1,241 @@
+"""On-site password lockout (DESIGN 2.5): the 5th wrong password within 15 minutes locks the
+coupon's redemption (429/4290, Retry-After) for 15 minutes, even with the right password; the
+right password resets the count."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from coupons import rules, store
+from tests.conftest import Api, Response
+
+PIN = "1234"
+MINUTE_MS = 60_000
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """Move the functions' clock (store.now_ms) forward by some milliseconds."""
+    real = store.now_ms
+    offset = [0]
+    monkeypatch.setattr(store, "now_ms", lambda: real() + offset[0])
+
+    def advance(ms: int) -> None:
+        offset[0] += ms
+
+    yield advance
+
+
+def _pin_coupon(api: Api, **fields: Any) -> str:
+    code = api.create(**{"useLimit": 0, "onsitePwd": PIN, **fields}).result
+    assert isinstance(code, str)
+    return code
+
+
+def _wrong(api: Api, code: str, times: int) -> list[int]:
+    return [api.redeem(code, onsitePwd="0000").code for _ in range(times)]
+
+
+def _stored(api: Api, code: str) -> dict[str, Any]:
+    """The coupon item as stored (the lockout attributes are never shown by the API)."""
+    from coupons import auth
+
+    assert api.api_key
+    key = store.get_api_key(auth.key_hash(api.api_key))
+    assert key is not None
+    coupon = store.get_coupon(str(key["account"]), code, consistent=True)
+    assert coupon is not None
+    return coupon
+
+
+def _assert_locked(answer: Response, at_most_seconds: int = 15 * 60) -> None:
+    assert (answer.status, answer.code, answer.result) == (429, 4290, None)
+    retry_after = int({k.lower(): v for k, v in answer.headers.items()}["retry-after"])
+    assert 0 < retry_after <= at_most_seconds
+
+
+def test_the_constants_are_the_contracts() -> None:
+    assert rules.PASSWORD_FAILURES == 5
+    assert rules.PASSWORD_WINDOW_MS == rules.PASSWORD_LOCK_MS == 15 * MINUTE_MS
+
+
+def test_four_wrong_then_right_succeeds_and_resets_the_count(api: Api) -> None:
+    code = _pin_coupon(api)
+    assert _wrong(api, code, 4) == [4225] * 4
+    assert len(_stored(api, code)["pwdFailTs"]) == 4
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+    assert "pwdFailTs" not in _stored(api, code)
+    assert _wrong(api, code, 4) == [4225] * 4  # counting starts over: still not locked
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_five_wrong_lock_even_the_right_password(api: Api) -> None:
+    code = _pin_coupon(api)
+    assert _wrong(api, code, 5) == [4225] * 5  # the 5th is answered as wrong, and locks
+    _assert_locked(api.redeem(code, onsitePwd=PIN))
+    _assert_locked(api.redeem(code, onsitePwd="0000"))  # refused before the password is read
+    _assert_locked(api.redeem(code))
+    assert api.validate(code).code == 0  # validate takes no password: the lock is redeem's
+    assert api.validate(code).result["useCnt"] == 0
+
+
+def test_the_lock_ends_after_15_minutes(api: Api, clock: Callable[[int], None]) -> None:
+    code = _pin_coupon(api)
+    _wrong(api, code, 5)
+    clock(14 * MINUTE_MS)
+    _assert_locked(api.redeem(code, onsitePwd=PIN), at_most_seconds=60)
+    clock(MINUTE_MS + 1)
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+    assert {"pwdFailTs", "pwdLockedUntil"}.isdisjoint(_stored(api, code))
+
+
+def test_failures_count_afresh_after_a_lock_ends(api: Api, clock: Callable[[int], None]) -> None:
+    code = _pin_coupon(api)
+    _wrong(api, code, 5)
+    clock(15 * MINUTE_MS)
+    assert _wrong(api, code, 4) == [4225] * 4  # the 5 that locked it count no more
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_wrong_passwords_older_than_15_minutes_do_not_count(
+    api: Api, clock: Callable[[int], None]
+) -> None:
+    code = _pin_coupon(api)
+    assert _wrong(api, code, 4) == [4225] * 4
+    clock(15 * MINUTE_MS + 1)
+    assert _wrong(api, code, 4) == [4225] * 4
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_the_window_slides(api: Api, clock: Callable[[int], None]) -> None:
+    """Any 5 wrong passwords within 15 minutes lock, not only 5 since the first failure."""
+    code = _pin_coupon(api)
+    assert _wrong(api, code, 1) == [4225]
+    clock(10 * MINUTE_MS)
+    assert _wrong(api, code, 3) == [4225] * 3
+    clock(6 * MINUTE_MS)  # the first failure has expired, the three others have not
+    assert _wrong(api, code, 1) == [4225]
+    assert len(_stored(api, code)["pwdFailTs"]) == 4
+    assert _wrong(api, code, 1) == [4225]  # the 5th within 15 minutes (the last 6 minutes)
+    _assert_locked(api.redeem(code, onsitePwd=PIN))
+
+
+def test_a_coupon_without_a_password_never_locks(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    for _ in range(8):
+        assert api.redeem(code, onsitePwd="anything").code == 0
+    assert {"pwdFailTs", "pwdLockedUntil"}.isdisjoint(_stored(api, code))
+
+
+def test_other_refusals_are_not_counted(api: Api) -> None:
+    code = _pin_coupon(api, useLimit=2, userId="u")
+    for _ in range(6):
+        assert api.redeem(code, userId="v", onsitePwd="0000").code == 4224
+        assert api.redeem(code, onsitePwd="0000").code == 4223
+    assert api.redeem(code, userId="u", onsitePwd=PIN).code == 0
+
+
+def test_the_lock_is_per_coupon(api: Api, other_api: Api) -> None:
+    locked = _pin_coupon(api)
+    same_pin = _pin_coupon(api)
+    elsewhere = _pin_coupon(other_api, cpnNo=locked)  # the same code in another account
+    _wrong(api, locked, 5)
+    _assert_locked(api.redeem(locked, onsitePwd=PIN))
+    assert api.redeem(same_pin, onsitePwd=PIN).code == 0
+    assert other_api.redeem(elsewhere, onsitePwd=PIN).code == 0
+
+
+def test_refusal_order_places_the_lock_right_before_the_password(
+    api: Api, clock: Callable[[int], None]
+) -> None:
+    code = _pin_coupon(api, useLimit=1, userId="u")
+    _wrong(api, code, 5)
+    assert api.redeem(code, userId="v", onsitePwd=PIN).code == 4224  # the user comes first
+    _assert_locked(api.redeem(code, userId="u", onsitePwd=PIN))
+    clock(15 * MINUTE_MS)
+    assert api.redeem(code, userId="u", onsitePwd=PIN).code == 0
+    _wrong(api, code, 5)  # wrong passwords on a used-up coupon are still counted (4225 first)
+    _assert_locked(api.redeem(code, userId="u", onsitePwd=PIN))  # the lock hides 4222 too
+    clock(15 * MINUTE_MS)
+    assert api.redeem(code, userId="u", onsitePwd=PIN).code == 4222
+
+
+def test_a_deleted_and_recreated_coupon_starts_unlocked(api: Api) -> None:
+    code = _pin_coupon(api)
+    _wrong(api, code, 5)
+    assert api.delete(code).code == 0
+    assert api.redeem(code, onsitePwd="0000").code == 4040
+    assert api.create(cpnNo=code, useLimit=0, onsitePwd=PIN).code == 0
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_dynamodb_requests_per_outcome(api: Api, dynamodb_requests: list[str]) -> None:
+    code = _pin_coupon(api)
+    assert api.redeem(code, onsitePwd=PIN).code == 0  # this container now knows the coupon
+    _wrong(api, code, 1)
+    dynamodb_requests.clear()
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+    assert dynamodb_requests == ["TransactWriteItems"]  # success, resetting the count: one
+    dynamodb_requests.clear()
+    assert _wrong(api, code, 1) == [4225]
+    assert dynamodb_requests == ["TransactWriteItems", "UpdateItem"]  # refused, then counted
+    _wrong(api, code, 4)
+    dynamodb_requests.clear()
+    _assert_locked(api.redeem(code, onsitePwd=PIN))
+    assert dynamodb_requests == ["TransactWriteItems"]  # locked: named from the refusal
+
+
+def test_messages_in_korean(api: Api) -> None:
+    code = _pin_coupon(api)
+    korean = Api(api.api_key, language="ko")
+    answer = korean.redeem(code, onsitePwd="0000")
+    assert answer.code == 4225
+    assert answer.body["message"] == "현장쿠폰 비밀번호가 없거나 올바르지 않습니다."
+    _wrong(api, code, 4)
+    locked = korean.redeem(code, onsitePwd=PIN)
+    _assert_locked(locked)
+    assert locked.body["message"] == (
+        "요청이 너무 많거나 비밀번호가 여러 번 틀렸습니다. 잠시 후 다시 시도하세요."
+    )
+    english = api.redeem(code, onsitePwd=PIN)
+    assert english.body["message"] == "Too many requests or wrong passwords; try again later."
+
+
+def test_an_idempotency_keyed_redeem_refused_by_the_lock_is_not_remembered(
+    api: Api, clock: Callable[[int], None]
+) -> None:
+    code = _pin_coupon(api)
+    _wrong(api, code, 5)
+    keyed = api.with_key("lock-then-pay")
+    _assert_locked(keyed.redeem(code, onsitePwd=PIN))
+    clock(15 * MINUTE_MS)
+    answer = keyed.redeem(code, onsitePwd=PIN)
+    assert answer.code == 0
+    assert "Idempotent-Replayed" not in answer.headers
+
+
+# --- the rules on their own --------------------------------------------------------------------
+
+
+def test_after_wrong_password_keeps_only_the_window() -> None:
+    now = 100 * MINUTE_MS
+    coupon = {"pwdFailTs": [now - 15 * MINUTE_MS, now - 15 * MINUTE_MS + 1, now - 1]}
+    assert rules.after_wrong_password(coupon, now) == (
+        [now - 15 * MINUTE_MS + 1, now - 1, now],
+        None,
+    )
+    assert rules.after_wrong_password({}, now) == ([now], None)
+    four = {"pwdFailTs": [now - 4, now - 3, now - 2, now - 1]}
+    assert rules.after_wrong_password(four, now) == ([], now + 15 * MINUTE_MS)
+
+
+def test_password_lock_seconds_rounds_up_and_needs_a_password() -> None:
+    coupon = {"onsitePwd": PIN, "pwdLockedUntil": 10_001}
+    assert rules.password_lock_seconds(coupon, 0) == 11
+    assert rules.password_lock_seconds(coupon, 10_000) == 1
+    assert rules.password_lock_seconds(coupon, 10_001) == 0
+    assert rules.password_lock_seconds({**coupon, "onsitePwd": ""}, 0) == 0
+    assert rules.password_lock_seconds({"onsitePwd": PIN}, 0) == 0
+    lock_end = {"onsitePwd": PIN, "pwdLockedUntil": 10 + rules.PASSWORD_LOCK_MS}
+    assert rules.password_lock_seconds(lock_end, 0) == 15 * 60  # never more than the lock lasts
