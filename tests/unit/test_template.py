@@ -70,6 +70,75 @@ def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
         assert _dynamodb_actions(_functions()[reader]) <= read_only, reader
 
 
+READ_ONLY = {"GetItem", "BatchGetItem", "Query"}
+# Properties with which SAM would add permissions of its own to a function's role (X-Ray,
+# VPC networking, a dead-letter queue, event sources' pollers, connectors). Without them its
+# generated role gets only AWSLambdaBasicExecutionRole (writing the function's own logs).
+SAM_ADDS_POLICIES = {"Tracing", "VpcConfig", "DeadLetterQueue", "EventInvokeConfig", "Connectors"}
+
+
+def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = []
+    for policy in function["Properties"].get("Policies", []):
+        # Inline statements only: no SAM policy template (DynamoDBCrudPolicy...) and no managed
+        # policy, whose actions this test could not see.
+        assert isinstance(policy, dict) and set(policy) == {"Statement"}, policy
+        statements += policy["Statement"]
+    return statements
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def test_least_privilege_every_statement_is_dynamodb_on_the_table() -> None:
+    """Each statement: Allow, named DynamoDB actions (no wildcard, no Scan), on the table or
+    its indexes and nothing else; only Query reaches the indexes."""
+    allowed = {action for _, actions in EXPECTED.values() for action in actions}
+    assert "Scan" not in allowed and not any("*" in action for action in allowed)
+    for name, function in _functions().items():
+        properties = function["Properties"]
+        assert "Role" not in properties and not SAM_ADDS_POLICIES & set(properties), name
+        for statement in _statements(function):
+            assert set(statement) == {"Effect", "Action", "Resource"}, name  # no Not*/Condition
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"]
+            assert isinstance(actions, list) and actions, name
+            for action in actions:
+                assert action.startswith("dynamodb:"), (name, action)
+                assert action.removeprefix("dynamodb:") in allowed, (name, action)
+            assert statement["Resource"] in (TABLE, INDEXES), name
+            if statement["Resource"] == INDEXES:
+                assert actions == ["dynamodb:Query"], name
+    defaults = TEMPLATE["Globals"]["Function"]
+    assert not {"Policies", "Role", *SAM_ADDS_POLICIES} & set(defaults)
+    # Nowhere in the whole template a wildcard or a Scan, nor any other IAM resource.
+    for text in _strings(TEMPLATE["Resources"]):
+        assert not text.startswith("dynamodb:") or text.removeprefix("dynamodb:") in allowed
+        assert text not in ("*", "dynamodb:*", "dynamodb:Scan"), text
+    iam = {name for name, r in RESOURCES.items() if r["Type"].startswith("AWS::IAM::")}
+    assert iam == set()
+
+
+def test_query_routes_are_read_only() -> None:
+    """Every GET route (validate, list, redemptions) only reads: EXPECTED says so and the
+    template grants nothing more (no Put, Update, Delete, batch write or transaction)."""
+    readers = {function: actions for route, (function, actions) in EXPECTED.items()
+               if route.startswith("GET ")}  # fmt: skip
+    assert set(readers) == {"ValidateFunction", "ListFunction", "RedemptionsFunction"}
+    writes = ("Put", "Update", "Delete", "BatchWrite", "Transact", "PartiQL")
+    for function, actions in readers.items():
+        assert actions <= READ_ONLY, function
+        granted = _dynamodb_actions(_functions()[function])
+        assert granted == actions and not [a for a in granted if a.startswith(writes)], function
+
+
 def test_list_queries_only_the_indexes() -> None:
     statements = [
         s for p in _functions()["ListFunction"]["Properties"]["Policies"] for s in p["Statement"]

@@ -46,6 +46,18 @@ def test_update_bad_requests(api: Api, body: dict[str, Any]) -> None:
     assert api.call("PUT", "/update", body=body).code == 4001
 
 
+def test_update_null_means_absent(api: Api) -> None:
+    code = api.create(memo="keep", userNm="Brown").result
+    assert api.update(code, nm=None, memo=None, userNm=None, disc=7).code == 0
+    coupon = api.validate(code).result
+    assert (coupon["nm"], coupon["memo"], coupon["userNm"], coupon["disc"]) == (
+        "$5 discount coupon",
+        "keep",
+        "Brown",
+        7.0,
+    )
+
+
 def test_update_unknown_coupon(api: Api) -> None:
     assert api.update("NOSUCHCODE", memo="x").code == 4040
 

@@ -9,13 +9,28 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from coupons import store
 from coupons.auth import authenticate
-from coupons.errors import CouponError, ErrorCode
+from coupons.errors import CouponError, ErrorCode, FieldError
 from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
 from coupons.idempotency import Replayed, checked_key
 from coupons.messages import http_status, message, pick_language
 from coupons.observability import logger
 
 MAX_BODY_BYTES = 16 * 1024
+# Request limits (400/4000), checked before anything else reads the request, authentication
+# included: an oversized request costs neither parsing nor a DynamoDB read.
+# - Headers: the longest the API reads are a few hundred bytes (Authorization: a key of at most
+#   256 characters; Idempotency-Key at most 255; Accept-Language); the rest are browsers' and
+#   proxies' (cookies, tracing). 8 KB per header is the usual web-server line limit (nginx's
+#   large_client_header_buffers, Apache's LimitRequestFieldSize). Deployed, API Gateway already
+#   refuses more than 10,240 bytes of request line and headers together, before the function;
+#   16 KB in all bounds what reaches a function by other paths (make dev's gateway, sam local,
+#   a Function URL) without refusing anything API Gateway would pass.
+# - Query string: the longest the API reads is /list's (a cursor of at most 1 KB, userId of
+#   100, limit, grpIdx); 4 KB and 20 parameters leave room for a client's tracking parameters.
+MAX_HEADER_VALUE_BYTES = 8 * 1024
+MAX_HEADERS_BYTES = 16 * 1024  # names and values, cookies included
+MAX_QUERY_BYTES = 4 * 1024
+MAX_QUERY_PARAMS = 20
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -28,9 +43,34 @@ class Request:
         self.event = event
         self.headers: dict[str, str] = event.get("headers") or {}  # names are lower-case
         self.params: dict[str, str] = event.get("queryStringParameters") or {}
-        self.language = pick_language(self.header("accept-language"))
+        language = self.header("accept-language")
+        if language and len(language) > MAX_HEADER_VALUE_BYTES:  # refused by check_limits
+            language = None
+        self.language = pick_language(language)
         self.request_id = str((event.get("requestContext") or {}).get("requestId") or "")
         self.account = ""
+
+    def check_limits(self) -> None:
+        """400/4000 when a header, all headers or the query string is over its limit (above);
+        the body's limit is checked when it is read."""
+        if _over_header_limits(self.headers, self.event.get("cookies") or []):
+            raise _too_large(
+                "headers",
+                f"at most {MAX_HEADER_VALUE_BYTES // 1024} KB per header"
+                f" and {MAX_HEADERS_BYTES // 1024} KB in all",
+            )
+        query = self.event.get("rawQueryString")
+        if query is None:  # an event built by hand: measure what API Gateway would have parsed
+            query = "&".join(f"{name}={value}" for name, value in self.params.items())
+        if (
+            len(query.encode(errors="surrogatepass")) > MAX_QUERY_BYTES
+            or sum(1 for piece in query.split("&") if piece) > MAX_QUERY_PARAMS
+            or len(self.params) > MAX_QUERY_PARAMS
+        ):
+            raise _too_large(
+                "query",
+                f"at most {MAX_QUERY_BYTES // 1024} KB and {MAX_QUERY_PARAMS} parameters",
+            )
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -64,6 +104,24 @@ class Request:
         if not isinstance(body, dict):
             raise CouponError(ErrorCode.MALFORMED_REQUEST)
         return body
+
+
+def _over_header_limits(headers: dict[str, str], cookies: list[str]) -> bool:
+    total = 0
+    for name, value in [*headers.items(), *(("cookie", cookie) for cookie in cookies)]:
+        if not isinstance(name, str) or not isinstance(value, str):
+            return True
+        size = len(value.encode(errors="surrogatepass"))
+        if size > MAX_HEADER_VALUE_BYTES:
+            return True
+        total += len(name.encode(errors="surrogatepass")) + size
+        if total > MAX_HEADERS_BYTES:
+            return True
+    return False
+
+
+def _too_large(part: str, limit: str) -> CouponError:
+    return CouponError(ErrorCode.MALFORMED_REQUEST, errors=[FieldError(part, limit)])
 
 
 def _reject_constant(name: str) -> Any:
@@ -109,12 +167,15 @@ def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True)
     if authenticated:
         store.client()
 
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries the API key
+    # (Authorization), the Idempotency-Key and bodies with on-site passwords.
     @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
     )
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
         try:
+            request.check_limits()
             if authenticated:
                 request.account = authenticate(request.header("authorization"))
             result = operation(request)

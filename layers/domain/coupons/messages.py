@@ -10,8 +10,8 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.OK: (200, "", ""),
     ErrorCode.MALFORMED_REQUEST: (
         400,
-        "Malformed request: the body must be a JSON object of at most 16 KB.",
-        "잘못된 요청입니다. 본문은 16KB 이하의 JSON 객체여야 합니다.",
+        "Malformed request: the body must be a JSON object of at most 16 KB, and headers and query string within their limits.",
+        "잘못된 요청입니다. 본문은 16KB 이하의 JSON 객체여야 하고, 헤더와 쿼리 문자열은 제한을 넘을 수 없습니다.",
     ),
     ErrorCode.INVALID_FIELD: (400, "Invalid field: {fields}.", "잘못된 필드: {fields}."),
     ErrorCode.UNAUTHORIZED: (
@@ -74,8 +74,8 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
     ),
     ErrorCode.TOO_MANY_REQUESTS: (
         429,
-        "Too many requests; try again later.",
-        "요청이 너무 많습니다. 잠시 후 다시 시도하세요.",
+        "Too many requests or wrong passwords; try again later.",
+        "요청이 너무 많거나 비밀번호가 여러 번 틀렸습니다. 잠시 후 다시 시도하세요.",
     ),
     ErrorCode.INTERNAL: (
         500,

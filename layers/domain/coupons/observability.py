@@ -1,9 +1,21 @@
-"""The one place that sets up powertools' Logger and the EMF metrics of every function."""
+"""The one place that sets up powertools' Logger and the EMF metrics of every function.
+
+Logs never carry a secret: the layer logs codes and account ids, never a request, a header or
+an item; the handler never logs the event (http.py); and the AWS SDK, which logs whole requests
+and responses at DEBUG (the API-key item's key is the key's SHA-256, coupon items hold on-site
+passwords), never logs below INFO, whatever level the root logger is given (Lambda's
+AWS_LAMBDA_LOG_LEVEL, a debugging session)."""
+
+import logging
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger()
+
+SDK_LOGGERS = ("botocore", "urllib3")
+for _name in SDK_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 
 def count(name: str, value: int = 1, **dimensions: str) -> None:
