@@ -18,12 +18,13 @@ BIN := $(VENV)/bin
 SAM := PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM_VENV)/bin/sam
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup dev test bench lint unit integration template-check clean
+.PHONY: help setup dev test bench openapi lint unit integration template-check clean
 
 help:
 	@echo "make dev   - set everything up and serve the API on 127.0.0.1:\$${PORT:-3000}"
 	@echo "make test  - set everything up and run lint, type checks and every test"
 	@echo "make bench - cold import, DynamoDB requests, capacity and warm time per operation"
+	@echo "make openapi - regenerate openapi.yaml from the code"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found (looked for python3.13 and pyenv)"; exit 1; }
@@ -75,6 +76,10 @@ test: setup $(SAM_VENV)/.installed
 # Reports figures (see README, "Reading make bench"); never fails on them.
 bench: setup
 	$(BIN)/python -m devstack.bench
+
+# Rewrites openapi.yaml from the models, the error catalog and template.yaml.
+openapi: $(VENV)/.installed
+	$(BIN)/python -m devstack.openapi
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,152 @@
+"""openapi.yaml: exactly what devstack/openapi.py generates from the code, every route and
+error code in it, and a valid OpenAPI 3.1 document that schemathesis can load."""
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import schemathesis
+import yaml
+from pydantic import BaseModel
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
+from coupons import models
+from coupons.errors import ErrorCode
+from coupons.messages import CATALOG
+from coupons.queries import coupon_object
+from devstack import openapi
+from devstack.openapi import BASE_PATH, OPENAPI_PATH
+from devstack.samples import coupon_fields
+from devstack.template import routes
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    loaded = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method.upper(), BASE_PATH + path): operation
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _codes(doc: dict[str, Any], response: dict[str, Any]) -> set[int]:
+    """The envelope codes a documented response allows."""
+    schema = _resolve(doc, response["content"]["application/json"]["schema"])
+    parts = schema.get("allOf", [schema])
+    code = next(p["properties"]["code"] for p in parts if "code" in p.get("properties", {}))
+    code = _resolve(doc, code)
+    return {code["const"]} if "const" in code else set(code["enum"])
+
+
+def test_the_committed_file_is_what_the_generator_writes() -> None:
+    assert OPENAPI_PATH.read_text(encoding="utf-8") == openapi.render(), (
+        "openapi.yaml is stale: run `make openapi`"
+    )
+
+
+def test_every_template_route_is_documented_and_nothing_else(doc: dict[str, Any]) -> None:
+    deployed = {(r.method, r.path) for r in routes() if r.path != "$default"}
+    assert len(deployed) == 10
+    assert set(_operations(doc)) == deployed
+    assert doc["servers"][-1]["url"].endswith(BASE_PATH)
+
+
+def test_every_error_code_is_documented_with_its_status(doc: dict[str, Any]) -> None:
+    returned: set[int] = set()
+    for (method, path), operation in _operations(doc).items():
+        responses = operation["responses"]
+        for status, response in responses.items():
+            assert (status == "200") == (_codes(doc, _resolve(doc, response)) == {0})
+            for code in _codes(doc, _resolve(doc, response)) - {0}:
+                assert CATALOG[ErrorCode(code)][0] == int(status), (method, path, code)
+                returned.add(code)
+        # Every route can refuse the request or the caller, fail and be throttled.
+        assert {"200", "400", "401", "500", "503"} <= set(responses), (method, path)
+    returned |= _codes(doc, doc["components"]["responses"]["RouteNotFound"])
+    every_code = {int(code) for code in CATALOG if code != ErrorCode.OK}
+    assert returned == every_code
+    assert set(doc["components"]["schemas"]["ErrorCode"]["enum"]) == every_code
+    for method in ("POST", "PUT"):
+        redeem = _operations(doc)[(method, f"{BASE_PATH}/redeem")]["responses"]
+        assert _codes(doc, _resolve(doc, redeem["429"])) == {4290}
+        assert "Retry-After" in _resolve(doc, redeem["429"])["headers"]
+
+
+def test_idempotency_key_is_documented_where_it_is_read(doc: dict[str, Any]) -> None:
+    keyed = {
+        key
+        for key, operation in _operations(doc).items()
+        if {"$ref": "#/components/parameters/IdempotencyKey"} in operation["parameters"]
+    }
+    assert keyed == {
+        ("POST", f"{BASE_PATH}/create"),
+        ("POST", f"{BASE_PATH}/create/bulk"),
+        ("POST", f"{BASE_PATH}/redeem"),
+        ("PUT", f"{BASE_PATH}/redeem"),
+        ("POST", f"{BASE_PATH}/redeem/cancel"),
+    }
+    for key in keyed:
+        assert "Idempotent-Replayed" in _operations(doc)[key]["responses"]["200"]["headers"]
+
+
+def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    bodies: list[type[BaseModel]] = [
+        models.CreateRequest,
+        models.BulkCreateRequest,
+        models.UpdateRequest,
+        models.RedeemRequest,
+        models.CancelRequest,
+    ]
+    for model in bodies:
+        own = model.model_json_schema()
+        documented = schemas[model.__name__]
+        assert documented["required"] == own["required"]
+        assert set(own["properties"]) <= set(documented["properties"])
+    # Optional fields accept null (absent); update takes every term of the coupon.
+    assert schemas["RedeemRequest"]["properties"]["memo"]["type"] == ["string", "null"]
+    assert set(schemas["UpdateRequest"]["properties"]) == set(models.TERM_FIELDS) | {"cpnNo"}
+    every_field = {name for model in bodies for name in model.model_fields}
+    assert set(openapi.FIELD_NOTES) | set(openapi.FIELD_PATTERNS) <= every_field
+    assert {
+        name
+        for model, name in openapi.MODEL_FIELD_NOTES
+        if name in getattr(models, model).model_fields
+    } == {name for _, name in openapi.MODEL_FIELD_NOTES}
+
+
+def test_the_coupon_object_matches_its_schema(doc: dict[str, Any]) -> None:
+    terms = models.CreateRequest.model_validate(coupon_fields(memo="m")).model_dump()
+    stored = {**terms, "cpnNo": "WELCOME2026", "useCnt": 0, "regTs": 1_790_000_000_000}
+    shown = coupon_object(stored, "ko")
+    schema = doc["components"]["schemas"]["Coupon"]
+    assert set(schema["required"]) == set(shown) == set(schema["properties"])
+    jsonschema_rs.Draft202012Validator(schema).validate(shown)
+
+
+def test_it_is_valid_openapi_that_schemathesis_loads(doc: dict[str, Any]) -> None:
+    OPENAPI_31_VALIDATOR.validate(doc)
+    schema = schemathesis.openapi.from_path(OPENAPI_PATH)
+    loaded = list(schema.get_all_operations())
+    assert all(isinstance(result, Ok) for result in loaded), loaded
+    labels = {result.ok().label for result in loaded if isinstance(result, Ok)}
+    assert labels == {f"{method} {path[len(BASE_PATH) :]}" for method, path in _operations(doc)}
