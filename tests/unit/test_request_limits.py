@@ -246,6 +246,26 @@ def _prepare(api: Api, request: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def _throttled_changes_nothing(
+    api: Api,
+    method: str,
+    path: str,
+    request_: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    throttled: Callable[[], Any],
+) -> None:
+    """The request, sent while the store throttles, is 503 and changes nothing; with an
+    Idempotency-Key, its retry then runs for real."""
+    request_ = _prepare(api, request_)
+    before = api.validate("THROTTLED1").result
+    monkeypatch.setattr(store, "client", _Client(throttled()))
+    _is_503(_send(api, method, path, request_))
+    monkeypatch.undo()
+    assert api.validate("THROTTLED1").result == before
+    if "headers" in request_:  # the failed attempt left its key free: the retry runs for real
+        assert _send(api, method, path, request_).code == 0
+
+
 def _is_503(answer: Response) -> None:
     assert (answer.status, answer.code, answer.result) == (503, 5030, None), answer.body
     assert answer.headers["Retry-After"] == "1"
@@ -255,14 +275,7 @@ def _is_503(answer: Response) -> None:
 def test_throttled_storage_is_503_with_retry_after_on_every_route(
     api: Api, method: str, path: str, request_: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request_ = _prepare(api, request_)
-    before = api.validate("THROTTLED1").result
-    monkeypatch.setattr(store, "client", _Client(_AllThrottled()))
-    _is_503(_send(api, method, path, request_))
-    monkeypatch.undo()
-    assert api.validate("THROTTLED1").result == before
-    if "headers" in request_:  # the failed attempt left its key free: the retry runs for real
-        assert _send(api, method, path, request_).code == 0
+    _throttled_changes_nothing(api, method, path, request_, monkeypatch, _AllThrottled)
 
 
 def test_a_throttled_api_key_lookup_is_503_not_401(
@@ -286,9 +299,6 @@ TRANSACTION_ROUTES = [
 def test_a_transaction_cancelled_by_throttling_is_503(
     api: Api, method: str, path: str, request_: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request_ = _prepare(api, request_)
-    before = api.validate("THROTTLED1").result
-    monkeypatch.setattr(store, "client", _Client(_TransactionsThrottled(store.client())))
-    _is_503(_send(api, method, path, request_))
-    monkeypatch.undo()
-    assert api.validate("THROTTLED1").result == before
+    _throttled_changes_nothing(
+        api, method, path, request_, monkeypatch, lambda: _TransactionsThrottled(store.client())
+    )
