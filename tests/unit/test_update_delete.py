@@ -108,3 +108,41 @@ def test_delete_then_the_code_can_be_created_again(api: Api) -> None:
     assert api.delete(code).code == 4040
     assert api.create(cpnNo=code, useLimit=0).code == 0
     assert api.validate(code).result["useCnt"] == 0
+
+
+@pytest.mark.parametrize("operation", ["update", "delete"])
+def test_a_write_meeting_a_running_redemption_is_retried(
+    api: Api, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    """DynamoDB refuses a plain write to an item inside a running transaction with
+    TransactionConflictException, which botocore does not retry; the store does."""
+    from botocore.exceptions import ClientError
+
+    code = api.create().result
+    real = store.client()
+    refused: list[str] = []
+
+    class Conflicting:
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(real, name)
+            if name not in ("update_item", "delete_item") or refused:
+                return method
+
+            def conflict(**_: Any) -> Any:
+                refused.append(name)
+                error = {"Error": {"Code": "TransactionConflictException", "Message": "busy"}}
+                raise ClientError(error, name)
+
+            return conflict
+
+    monkeypatch.setattr(store, "client", lambda: Conflicting())
+    answer = (
+        api.update(code, memo="after the conflict") if operation == "update" else api.delete(code)
+    )
+    assert answer.code == 0, answer.body
+    assert refused  # the first attempt really met the conflict
+    monkeypatch.undo()
+    if operation == "update":
+        assert api.validate(code).result["memo"] == "after the conflict"
+    else:
+        assert api.validate(code).code == 4040

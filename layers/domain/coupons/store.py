@@ -54,6 +54,8 @@ THROTTLING_ERRORS = frozenset(
         "LimitExceededException",
     }
 )
+# How often a write refused by a conflicting transaction is tried again (with backoff).
+_CONFLICT_RETRIES = 8
 # A transaction cancelled by throttling names it per item, with these reason codes.
 THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 Item = dict[str, Any]
@@ -146,16 +148,22 @@ def _values(**values: Any) -> dict[str, Any]:
 
 def _call(operation: str, **params: Any) -> Any:
     """Run one DynamoDB request; throttling becomes 503/5030, a failed condition becomes
-    ConditionFailed with the old item."""
-    try:
-        return getattr(client(), operation)(TableName=config.table_name(), **params)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException":
-            raise ConditionFailed(from_item(error.response.get("Item"))) from None
-        if code in THROTTLING_ERRORS:
-            raise storage_busy() from error
-        raise
+    ConditionFailed with the old item. A write to an item that is inside a running
+    transaction (a redemption) is refused with TransactionConflictException, which botocore
+    does not retry: it is retried here."""
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            return getattr(client(), operation)(TableName=config.table_name(), **params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise ConditionFailed(from_item(error.response.get("Item"))) from None
+            if code in THROTTLING_ERRORS:
+                raise storage_busy() from error
+            if code != "TransactionConflictException":
+                raise
+            _backoff(attempt)
+    raise storage_busy()
 
 
 def coupon_pk(account: str, cpn_no: str) -> str:
@@ -424,25 +432,17 @@ def count_wrong_password(
     else:
         update = "SET pwdFailTs = :failures REMOVE pwdLockedUntil"
         values.update(_values(failures=list(failures)))
-    for attempt in range(_CONFLICT_RETRIES):
-        try:
-            _call(
-                "update_item",
-                Key=_coupon_key(account, cpn_no),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return
-        except ConditionFailed as failed:
-            raise ConditionFailed(_coupon(failed.old)) from None
-        except ClientError as error:
-            # The coupon is in a redemption's transaction right now; botocore does not retry.
-            if error.response.get("Error", {}).get("Code") != "TransactionConflictException":
-                raise
-            _backoff(attempt)
-    raise storage_busy()
+    try:
+        _call(
+            "update_item",
+            Key=_coupon_key(account, cpn_no),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ConditionFailed as failed:
+        raise ConditionFailed(_coupon(failed.old)) from None
 
 
 def cancel_redemption(
@@ -539,9 +539,6 @@ class _Cancelled(Exception):
     def __init__(self, reasons: list[dict[str, Any]]) -> None:
         super().__init__("transaction cancelled")
         self.reasons = reasons
-
-
-_CONFLICT_RETRIES = 8
 
 
 def _call_transaction(items: list[dict[str, Any]]) -> None:
