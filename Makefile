@@ -17,6 +17,9 @@ BIN := $(VENV)/bin
 # sam build needs a python3.13 on PATH: the venv's own.
 SAM := PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM_VENV)/bin/sam
 PYTEST := $(BIN)/python -m pytest
+# The full run measures the layer and the functions ([tool.coverage] in pyproject.toml) and
+# fails under its fail_under floor.
+COVERAGE := --cov --cov-report=term-missing
 
 .PHONY: help setup dev test bench openapi lint unit integration template-check clean
 
@@ -71,7 +74,7 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 test: setup $(SAM_VENV)/.installed
 	$(MAKE) lint
 	$(MAKE) template-check
-	$(PYTEST) tests
+	$(PYTEST) $(COVERAGE) tests
 
 # Reports figures (see README, "Reading make bench"); never fails on them.
 bench: setup
@@ -82,4 +85,4 @@ openapi: $(VENV)/.installed
 	$(BIN)/python -m devstack.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

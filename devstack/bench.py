@@ -14,6 +14,9 @@ It reports; it never fails a test. Counts are fixed and every operation is warme
 
 from __future__ import annotations
 
+import compileall
+import functools
+import json
 import os
 import statistics
 import subprocess
@@ -23,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.dynamodb_local import DynamoDBLocal, ensure_table
+from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.samples import coupon_fields
 from devstack.template import REPO_ROOT, Route, function_environment, routes
 
@@ -69,8 +74,6 @@ def cold_imports(functions: list[Route], runs: int = COLD_RUNS) -> dict[str, flo
     env = _environment()
     # Like boto3 and the installed packages, our modules are measured from bytecode, written
     # once here (an interpreter may run with PYTHONDONTWRITEBYTECODE and compile every time).
-    import compileall
-
     for folder in (LAYER / "coupons", *(route.code_dir for route in functions)):
         compileall.compile_dir(folder, quiet=1)
     programs = {"boto3": _timed_import(_BASELINE)}
@@ -151,18 +154,12 @@ class Row:
 
 class Bench:
     def __init__(self, api_key: str) -> None:
-        from devstack.gateway import Gateway
-
         self.routes = {route.route_key: route for route in routes()}
         self.gateway = Gateway(quiet=True)
         self.api_key = api_key
         self.counter = 0
 
     def call(self, method: str, path: str, body: Any = None, query: str = "", key: str = "") -> Any:
-        import json
-
-        from devstack.gateway import LambdaContext, build_event
-
         route = self.routes[f"{method} {API}{path}"]
         headers = [
             ("authorization", f"APIKey {self.api_key}"),
@@ -247,19 +244,19 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
     plan: list[tuple[str, str, Callable[[], Callable[[], Any]]]] = [
         ("create", "create", lambda: lambda: b.call("POST", "/create", coupon_fields())),
         ("create + Idempotency-Key", "create",
-         lambda: (lambda k: lambda: b.call("POST", "/create", coupon_fields(), key=k))(b.unique("c"))),
+         lambda: functools.partial(b.call, "POST", "/create", coupon_fields(), key=b.unique("c"))),
         ("create/bulk (10)", "create_bulk",
          lambda: lambda: b.call("POST", "/create/bulk", {**coupon_fields(), "count": 10})),
         ("validate", "validate",
          lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={listed[0]}")),
-        ("redeem", "redeem", lambda: (lambda c: lambda: b.call("POST", "/redeem", {"cpnNo": c}))(fresh())),
+        ("redeem", "redeem", lambda: functools.partial(b.call, "POST", "/redeem", {"cpnNo": fresh()})),
         ("redeem + Idempotency-Key", "redeem",
-         lambda: (lambda c, k: lambda: b.call("POST", "/redeem", {"cpnNo": c}, key=k))(fresh(), b.unique("o"))),
+         lambda: functools.partial(b.call, "POST", "/redeem", {"cpnNo": fresh()}, key=b.unique("o"))),
         ("redeem, replayed", "redeem", replay),
         ("redeem/cancel", "redeem_cancel", cancel),
         ("update (memo)", "update",
          lambda: lambda: b.call("PUT", "/update", {"cpnNo": listed[1], "memo": f"m{next(memo)}"})),
-        ("delete", "delete", lambda: (lambda c: lambda: b.call("DELETE", "/delete", query=f"cpnNo={c}"))(fresh())),
+        ("delete", "delete", lambda: functools.partial(b.call, "DELETE", "/delete", query=f"cpnNo={fresh()}")),
         ("list (20)", "list", lambda: lambda: b.call("GET", "/list", query="limit=20")),
         ("redemptions", "redemptions",
          lambda: lambda: b.call("GET", "/redemptions", query=f"cpnNo={history}")),
@@ -283,8 +280,6 @@ def redeem_cost_per_million(row: Row, memory_mb: int) -> list[tuple[str, float]]
 
 
 def main() -> int:
-    from devstack.dynamodb_local import DynamoDBLocal, ensure_table
-
     functions = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
     print(
         f"Cold import, median of {COLD_RUNS} interleaved fresh interpreters (Python {sys.version.split()[0]})"
@@ -301,10 +296,11 @@ def main() -> int:
     with DynamoDBLocal() as ddb:
         ensure_table(ddb.endpoint, TABLE)
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
-        from coupons import admin, store
+        from coupons import accounts  # after the environment is set
+        from coupons.store.client import client
 
-        bench = Bench(admin.create_account("bench")[1])
-        recorder = Recorder(store.client())
+        bench = Bench(accounts.create_account("bench")[1])
+        recorder = Recorder(client())
         rows = warm_operations(bench, recorder)
 
     print()

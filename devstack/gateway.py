@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack import template
@@ -38,6 +38,7 @@ API_ID = "devstack01"
 REGION = "us-east-1"
 MAX_BODY = 1024 * 1024  # API Gateway allows 10 MB; the functions themselves enforce 16 KB
 INTERNAL_ERROR = {"code": 5000, "message": "Internal error", "result": None}
+_STATUS_CODES = range(100, 600)  # the statusCode values API Gateway accepts
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -71,7 +72,7 @@ def _clf_time(now: datetime) -> str:
     return f"{now:%d}/{_MONTHS[now.month - 1]}/{now:%Y:%H:%M:%S} +0000"
 
 
-def build_event(
+def build_event(  # noqa: PLR0913  keyword-only, one per field of the request it describes
     *,
     method: str,
     target: str,
@@ -179,7 +180,7 @@ class HttpResponse:
             body = json.dumps(result).encode()
             return cls(200, [("Content-Type", "application/json")], body)
         status = result["statusCode"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        if isinstance(status, bool) or not isinstance(status, int) or status not in _STATUS_CODES:
             raise ValueError(f"invalid statusCode {status!r}")
         headers: list[tuple[str, str]] = []
         for name, value in (result.get("headers") or {}).items():
@@ -288,7 +289,7 @@ class Gateway:
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise ImportError(f"{path} has no callable {attribute!r}")
-        return handler
+        return cast(Handler, handler)
 
     def invoke(self, route: Route, event: dict[str, Any]) -> Any:
         """Call ``route``'s handler with ``event`` and a fresh context (serialized if asked)."""
@@ -375,102 +376,110 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def _make_request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Serves one connection's requests through ``gateway``, set by ``_make_request_handler``."""
 
-        def version_string(self) -> str:
-            return "devstack-gateway"
+    protocol_version = "HTTP/1.1"
+    gateway: Gateway
 
-        def _dispatch(self) -> None:
-            started = time.monotonic()
-            body = self._read_body()
-            if body is None:
-                return
-            response, route = gateway.respond(
-                method=self.command,
-                target=self.path,
-                headers=self.headers.items(),
-                body=body,
-                source_ip=self.client_address[0],
-                protocol=self.request_version,
+    def version_string(self) -> str:
+        return "devstack-gateway"
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        body = self._read_body()
+        if body is None:
+            return
+        response, route = self.gateway.respond(
+            method=self.command,
+            target=self.path,
+            headers=self.headers.items(),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        self._send(response)
+        if not self.gateway.quiet:
+            name = route.function_logical_id if route else "-"
+            ms = (time.monotonic() - started) * 1000
+            sys.stderr.write(
+                f"{self.command} {self.path} -> {name} {response.status} {ms:.0f} ms\n"
             )
-            self._send(response)
-            if not gateway.quiet:
-                name = route.function_logical_id if route else "-"
-                ms = (time.monotonic() - started) * 1000
-                sys.stderr.write(
-                    f"{self.command} {self.path} -> {name} {response.status} {ms:.0f} ms\n"
-                )
 
-        def _read_body(self) -> bytes | None:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return self._read_chunked()
-            length_header = self.headers.get("Content-Length")
-            if length_header is None:
-                return b""
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            return b""
+        try:
+            length = int(length_header)
+            if length < 0:
+                raise ValueError(length_header)
+        except ValueError:
+            self._error(400, "Bad Request")
+            return None
+        if length > self.gateway.max_body:
+            self._error(413, "Request Entity Too Large")
+            return None
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
             try:
-                length = int(length_header)
-                if length < 0:
-                    raise ValueError(length_header)
+                size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 self._error(400, "Bad Request")
                 return None
-            if length > gateway.max_body:
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > self.gateway.max_body:
                 self._error(413, "Request Entity Too Large")
                 return None
-            return self.rfile.read(length)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # CRLF after the chunk
 
-        def _read_chunked(self) -> bytes | None:
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    self._error(400, "Bad Request")
-                    return None
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > gateway.max_body:
-                    self._error(413, "Request Entity Too Large")
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)  # CRLF after the chunk
-
-        def _error(self, status: int, message: str) -> None:
-            self.close_connection = True  # the unread body must not be parsed as a request
-            self._send(
-                HttpResponse(
-                    status,
-                    [("Content-Type", "application/json"), ("Connection", "close")],
-                    json.dumps({"message": message}).encode(),
-                )
+    def _error(self, status: int, message: str) -> None:
+        self.close_connection = True  # the unread body must not be parsed as a request
+        self._send(
+            HttpResponse(
+                status,
+                [("Content-Type", "application/json"), ("Connection", "close")],
+                json.dumps({"message": message}).encode(),
             )
+        )
 
-        def _send(self, response: HttpResponse) -> None:
-            self.send_response(response.status)
-            for name, value in response.headers:
-                if name.lower() not in ("content-length", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD" and response.body:
-                self.wfile.write(response.body)
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD" and response.body:
+            self.wfile.write(response.body)
 
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass  # _dispatch writes one line per request
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _dispatch writes one line per request
 
-        def log_message(self, format: str, *args: Any) -> None:
-            if not gateway.quiet:
-                super().log_message(format, *args)
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.gateway.quiet:
+            super().log_message(format, *args)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
+
+def _make_request_handler(gateway: Gateway) -> type[_RequestHandler]:
+    class RequestHandler(_RequestHandler):
+        pass
+
+    RequestHandler.gateway = gateway
     return RequestHandler
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from coupons import cursors, models, queries, rules
 from coupons.errors import ErrorCode
-from coupons.idempotency import _KEY_SHAPE as IDEMPOTENCY_KEY_SHAPE
+from coupons.idempotency import KEY_SHAPE as IDEMPOTENCY_KEY_SHAPE
 from coupons.messages import CATALOG, SUPPORTED_LANGUAGES, http_status, message
 from devstack.template import REPO_ROOT, load_template, routes
 

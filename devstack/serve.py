@@ -27,12 +27,13 @@ from devstack.template import REPO_ROOT, function_environment
 
 if str(REPO_ROOT / "layers" / "domain") not in sys.path:  # the layer, as Lambda mounts it
     sys.path.insert(0, str(REPO_ROOT / "layers" / "domain"))
-from coupons.admin import DEV_DYNAMODB_PORT, DEV_TABLE
+from devstack.admin import DEV_DYNAMODB_PORT, DEV_TABLE
 
 TABLE_NAME = DEV_TABLE
 DATA_DIR = REPO_ROOT / ".devdata"
 API_PREFIX = "/api/coupon/v1"
 DEV_ACCOUNT = "dev"
+_MAX_PORT = 65535
 
 
 def _env_port(name: str, default: int) -> int:
@@ -41,7 +42,7 @@ def _env_port(name: str, default: int) -> int:
         port = int(raw)
     except ValueError:
         port = -1
-    if not 0 < port < 65536:
+    if not 0 < port <= _MAX_PORT:
         raise SystemExit(f"{name} must be a TCP port number, not {raw!r}")
     return port
 
@@ -95,8 +96,8 @@ def dev_api_key(data_dir: Path | None = None) -> str:
 
 
 def ensure_dev_account(key: str) -> None:
-    """Idempotently create the ``dev`` account owning ``key`` (the layer's admin helper)."""
-    from coupons.admin import ensure_account_with_key  # after the environment is set
+    """Idempotently create the ``dev`` account owning ``key`` (coupons.accounts)."""
+    from coupons.accounts import ensure_account_with_key  # after the environment is set
 
     ensure_account_with_key(DEV_ACCOUNT, key)
 

@@ -157,14 +157,22 @@ class KeyedApi:
         )
 
 
-def reset_containers() -> None:
-    """Forget what warm containers remember (client, key cache, seen coupons)."""
-    from coupons import auth, queries, service, store
+def account_of(api: Api) -> str:
+    """The account owning the caller's API key."""
+    from coupons import auth
+    from coupons.store import accounts
 
-    store.client.cache_clear()
-    auth._cache.clear()
-    service._seen.clear()
-    queries._cursor_secrets.clear()
+    assert api.api_key
+    key = accounts.get_api_key(auth.key_hash(api.api_key))
+    assert key is not None
+    return key["account"]
+
+
+def reset_containers() -> None:
+    """Forget what warm containers remember (client, settings, key cache, seen coupons)."""
+    from coupons import containers
+
+    containers.reset()
 
 
 @pytest.fixture

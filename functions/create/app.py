@@ -2,9 +2,11 @@
 
 from coupons.http import Request, endpoint
 from coupons.idempotency import Replayed
-from coupons.service import create_coupon
+from coupons.models import CreateRequest
+from coupons.service.coupons import create_coupon
 
 
 @endpoint
-def handler(request: Request) -> str | Replayed:
-    return create_coupon(request.account, request.json(), request.idempotency_key)
+def handler(request: Request) -> str | Replayed[str]:
+    key = request.idempotency("create")
+    return create_coupon(request.account, request.body(CreateRequest), key)

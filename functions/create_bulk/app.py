@@ -2,9 +2,11 @@
 
 from coupons.http import Request, endpoint
 from coupons.idempotency import Replayed
-from coupons.service import create_coupons
+from coupons.models import BulkCreateRequest
+from coupons.service.coupons import create_coupons
 
 
 @endpoint
-def handler(request: Request) -> list[str] | Replayed:
-    return create_coupons(request.account, request.json(), request.idempotency_key)
+def handler(request: Request) -> list[str] | Replayed[list[str]]:
+    key = request.idempotency("create/bulk")
+    return create_coupons(request.account, request.body(BulkCreateRequest), key)

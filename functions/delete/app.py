@@ -1,9 +1,10 @@
 """DELETE /api/coupon/v1/delete?cpnNo= -> null."""
 
 from coupons.http import Request, endpoint
-from coupons.queries import delete_coupon
+from coupons.queries import CodeQuery
+from coupons.service.coupons import delete_coupon
 
 
 @endpoint
 def handler(request: Request) -> None:
-    delete_coupon(request.account, request.param("cpnNo"))
+    delete_coupon(request.account, request.query(CodeQuery))

@@ -1,12 +1,13 @@
 """POST|PUT /api/coupon/v1/redeem -> {rdmId, useCnt, remaining}."""
 
-from typing import Any
-
 from coupons.http import Request, endpoint
 from coupons.idempotency import Replayed
-from coupons.service import redeem_coupon
+from coupons.models import RedeemRequest
+from coupons.records import UseResult
+from coupons.service.redemptions import redeem_coupon
 
 
 @endpoint
-def handler(request: Request) -> dict[str, Any] | Replayed:
-    return redeem_coupon(request.account, request.json(), request.idempotency_key)
+def handler(request: Request) -> UseResult | Replayed[UseResult]:
+    key = request.idempotency("redeem")
+    return redeem_coupon(request.account, request.body(RedeemRequest), key)

@@ -1,13 +1,11 @@
 """GET /api/coupon/v1/redemptions?cpnNo=&limit=&cursor= -> {items, cursor}, newest first."""
 
-from typing import Any
-
 from coupons.http import Request, endpoint
-from coupons.queries import list_redemptions
+from coupons.queries import HistoryQuery
+from coupons.records import Page, RedemptionView
+from coupons.service.redemptions import redemption_history
 
 
 @endpoint
-def handler(request: Request) -> dict[str, Any]:
-    return list_redemptions(
-        request.account, request.param("cpnNo"), request.param("limit"), request.param("cursor")
-    )
+def handler(request: Request) -> Page[RedemptionView]:
+    return redemption_history(request.account, request.query(HistoryQuery))

@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
-from coupons import admin, auth, store
+from coupons import accounts, settings
+from coupons.records import StoredCoupon
+from coupons.store import coupons as coupon_items
+from coupons.store.client import client
+from coupons.store.items import from_item
+from coupons.store.keys import REDEMPTION_PREFIX, coupon_pk
 from devstack import dynamodb_local
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway
-from tests.conftest import TABLE_NAME, Api, Response, reset_containers
+from tests.conftest import TABLE_NAME, Api, Response, account_of, reset_containers
 
 
 @pytest.fixture(scope="package")
@@ -65,12 +70,12 @@ def http_transport(base_url: str) -> Any:
 @pytest.fixture
 def api(gateway_url: str) -> Api:
     """A fresh account talking HTTP to the local gateway."""
-    return Api(admin.create_account("shop")[1], transport=http_transport(gateway_url))
+    return Api(accounts.create_account("shop")[1], transport=http_transport(gateway_url))
 
 
 @pytest.fixture
 def other_api(gateway_url: str) -> Api:
-    return Api(admin.create_account("other shop")[1], transport=http_transport(gateway_url))
+    return Api(accounts.create_account("other shop")[1], transport=http_transport(gateway_url))
 
 
 # --- plain helpers for the tests here -------------------------------------------------------
@@ -82,28 +87,21 @@ def in_parallel(calls: Sequence[Callable[[], Response]], workers: int = 50) -> l
         return list(pool.map(lambda call: call(), calls))
 
 
-def account_of(api: Api) -> str:
-    assert api.api_key
-    key = store.get_api_key(auth.key_hash(api.api_key))
-    assert key is not None
-    return str(key["account"])
-
-
 def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
     """Every redemption record stored under the code (also a deleted coupon's), read straight
     from the table."""
-    response = store.client().query(
-        TableName=store.config.table_name(),
+    response = client().query(
+        TableName=settings.current().table_name,
         KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
         ExpressionAttributeValues={
-            ":pk": {"S": store.coupon_pk(account_of(api), cpn_no)},
-            ":r": {"S": store.REDEMPTION_PREFIX},
+            ":pk": {"S": coupon_pk(account_of(api), cpn_no)},
+            ":r": {"S": REDEMPTION_PREFIX},
         },
         ConsistentRead=True,
     )
-    return [store.from_item(item) or {} for item in response["Items"]]
+    return [from_item(item) or {} for item in response["Items"]]
 
 
-def stored_coupon(api: Api, cpn_no: str) -> dict[str, Any] | None:
+def stored_coupon(api: Api, cpn_no: str) -> StoredCoupon | None:
     """The coupon item as stored, read straight from the table (strongly consistent)."""
-    return store.get_coupon(account_of(api), cpn_no, consistent=True)
+    return coupon_items.get(account_of(api), cpn_no, consistent=True)

@@ -28,9 +28,9 @@ REQUESTS = [
 
 @pytest.mark.parametrize("used", [False, True])
 def test_engine_and_rules_agree(coupon_table: str, used: bool) -> None:
-    from coupons import admin
+    from coupons import accounts
 
-    api = Api(admin.create_account("matrix")[1])  # in-process handlers on DynamoDB Local
+    api = Api(accounts.create_account("matrix")[1])  # in-process handlers on DynamoDB Local
     disagreements = []
     for coupon_fields, request in itertools.product(COUPONS, REQUESTS):
         code = api.create(**coupon_fields).result

@@ -9,6 +9,7 @@ document's own examples), derandomized, no example database.
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import hypothesis
 import pytest
@@ -84,7 +85,7 @@ def session() -> Iterator[requests.Session]:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_fuzz(
-    case: schemathesis.Case,
+    case: schemathesis.Case[Any],
     fuzzed_account: Api,
     gateway_url: str,
     session: requests.Session,

@@ -8,9 +8,11 @@ from functools import partial
 
 import pytest
 
-from coupons import rules, store
-from tests.conftest import Api, Response
-from tests.integration.conftest import account_of, in_parallel, redemption_records, stored_coupon
+from coupons import accounts, clock, rules, settings
+from coupons.store.client import client
+from coupons.store.keys import coupon_key
+from tests.conftest import Api, Response, account_of
+from tests.integration.conftest import in_parallel, redemption_records, stored_coupon
 from tests.integration.test_condition_matches_rules import COUPONS, REQUESTS
 
 pytestmark = pytest.mark.integration
@@ -100,19 +102,17 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
     """The redeem condition refuses exactly what rules.refusal refuses, with the same code,
     for every coupon of the rules matrix carrying a lock (running, or just ended) and recent
     failures, and every request (the lock placed right before the password)."""
-    from coupons import admin
-
-    api = Api(admin.create_account("lock matrix")[1])  # in-process handlers on DynamoDB Local
+    api = Api(accounts.create_account("lock matrix")[1])  # in-process handlers on DynamoDB Local
     account = account_of(api)
     today = date.today()
     disagreements = []
     seen: set[int] = set()
     for coupon_fields, request in itertools.product(COUPONS, REQUESTS):
         code = api.create(**coupon_fields).result
-        now = store.now_ms()
-        store.client().update_item(
-            TableName=store.config.table_name(),
-            Key={"PK": {"S": store.coupon_pk(account, code)}, "SK": {"S": store.COUPON_SK}},
+        now = clock.now_ms()
+        client().update_item(
+            TableName=settings.current().table_name,
+            Key=coupon_key(account, code),
             UpdateExpression="SET pwdLockedUntil = :until, pwdFailTs = :fails",
             ExpressionAttributeValues={
                 ":until": {"N": str(now + lock_ends_in_ms)},
@@ -125,7 +125,7 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
         expected = rules.refusal(
             stored,
             today,
-            store.now_ms(),
+            clock.now_ms(),
             user_id=request["userId"],
             onsite_pwd=request["onsitePwd"],
             redeeming=True,

@@ -9,6 +9,7 @@ from typing import Any
 import botocore.session
 import pytest
 from moto import mock_aws
+from mypy_boto3_dynamodb.client import DynamoDBClient
 
 from devstack.template import table_create_kwargs
 from tests.conftest import TABLE_NAME, Api
@@ -17,7 +18,9 @@ from tests.conftest import TABLE_NAME, Api
 @pytest.fixture(scope="package")
 def mocked_table() -> Iterator[Any]:
     with mock_aws():
-        client = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
+        client: DynamoDBClient = botocore.session.get_session().create_client(  # type: ignore[assignment]
+            "dynamodb", region_name="us-east-1"
+        )
         client.create_table(**table_create_kwargs(TABLE_NAME))
         yield client
 
@@ -29,14 +32,14 @@ def dynamodb(mocked_table: Any, fresh_containers: None) -> Any:
 
 @pytest.fixture
 def api(dynamodb: Any) -> Api:
-    from coupons.admin import create_account
+    from coupons.accounts import create_account
 
     return Api(create_account("shop")[1])
 
 
 @pytest.fixture
 def other_api(dynamodb: Any) -> Api:
-    from coupons.admin import create_account
+    from coupons.accounts import create_account
 
     return Api(create_account("other shop")[1])
 
@@ -45,12 +48,25 @@ def other_api(dynamodb: Any) -> Api:
 def dynamodb_requests(dynamodb: Any) -> list[str]:
     """The names of the DynamoDB API calls the functions make from now on, in order (every
     function of this test shares the container's one client)."""
-    from coupons import store
-
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    store.client().meta.events.register("before-call.dynamodb", record)
+    calls = RequestLog()
+    calls.attach()
     return calls
+
+
+class RequestLog(list[str]):
+    """The names of the DynamoDB API calls made through the container's client, in order."""
+
+    def record(self, model: Any, **_: Any) -> None:
+        self.append(model.name)
+
+    def attach(self) -> None:
+        from coupons.store.client import client
+
+        client().meta.events.register("before-call.dynamodb", self.record)
+
+    def new_container(self) -> None:
+        """Go on in a fresh container (it has seen no coupon), still recording."""
+        from coupons import containers
+
+        containers.reset()
+        self.attach()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from coupons import admin, auth, store
+from coupons import accounts, auth
+from coupons.store import accounts as account_items
 from tests.conftest import Api
 
 
@@ -44,17 +45,17 @@ def test_other_accounts_coupons_do_not_exist_for_you(api: Api, other_api: Api) -
 
 
 def test_keys_are_stored_only_as_hashes(dynamodb: object) -> None:
-    account, key = admin.create_account("hash check")
-    record = store.get_api_key(auth.key_hash(key))
+    account, key = accounts.create_account("hash check")
+    record = account_items.get_api_key(auth.key_hash(key))
     assert record is not None and record["account"] == account
     assert key not in str(record)
-    assert store.get_api_key(key) is None
+    assert account_items.get_api_key(key) is None
 
 
 def test_revoked_key_stops_working(api: Api) -> None:
     assert api.api_key
     assert api.validate("NOSUCHCODE").code == 4040
-    assert admin.revoke_key(auth.key_id(auth.key_hash(api.api_key))) == 1
+    assert accounts.revoke_key(auth.key_id(auth.key_hash(api.api_key))) == 1
     auth._cache.clear()  # a new container, or the cache's minute passing
     assert api.validate("NOSUCHCODE").code == 4010
 
@@ -62,9 +63,9 @@ def test_revoked_key_stops_working(api: Api) -> None:
 def test_second_key_reaches_the_same_account(api: Api) -> None:
     assert api.api_key
     code = api.create().result
-    account = store.get_api_key(auth.key_hash(api.api_key))
+    account = account_items.get_api_key(auth.key_hash(api.api_key))
     assert account is not None
-    second = Api(admin.create_key(str(account["account"])))
+    second = Api(accounts.create_key(str(account["account"])))
     assert second.validate(code).code == 0
 
 

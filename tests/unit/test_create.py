@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from coupons import rules
-from tests.conftest import Api, coupon_fields
+from devstack.samples import coupon_fields
+from tests.conftest import Api
 
 NEXT_YEAR_END = date(date.today().year + 1, 12, 31).isoformat()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from coupons import admin, rules
+from coupons import accounts, clock
 from devstack.gateway import LambdaContext
 from tests.conftest import ROUTES, load_handler
 
@@ -28,14 +28,14 @@ def test_every_event_runs_through_its_handler(
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The events carry fixed dates; run them on a day inside the coupon's period.
-    monkeypatch.setattr(rules, "today", lambda: date(2026, 11, 22))
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 22))
     answers: dict[str, Any] = {}
     for name, expected in FLOW:
         event = json.loads((EVENTS / f"{name}.json").read_text())
         if name == "redeem_cancel":  # cancel the redemption the redeem event just made
             body = json.loads(event["body"])
             event["body"] = json.dumps({**body, "rdmId": answers["redeem"]["result"]["rdmId"]})
-        admin.ensure_account_with_key("events", event["headers"]["authorization"].split()[1])
+        accounts.ensure_account_with_key("events", event["headers"]["authorization"].split()[1])
         route = ROUTES[event["routeKey"]]
         assert route.code_dir.name == name
         answer = load_handler(route)(event, LambdaContext(route))

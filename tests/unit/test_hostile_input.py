@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, coupon_fields
+from devstack.samples import coupon_fields
+from tests.conftest import Api
 
 NASTY: list[Any] = [
     None,

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from coupons import service
-from tests.conftest import Api, coupon_fields
+from coupons.store import client as store_client
+from coupons.store import coupons as coupon_items
+from devstack.samples import coupon_fields
+from tests.conftest import Api
 
 
 @pytest.mark.parametrize(
@@ -89,7 +91,7 @@ def test_unexpected_errors_are_500_with_only_the_request_id(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service.store, "get_coupon", broken)
+    monkeypatch.setattr(coupon_items, "get", broken)
     answer = api.validate("ABCDEFGH")
     assert (answer.status, answer.code, answer.result) == (500, 5000, None)
     assert "secret internals" not in json.dumps(answer.body)
@@ -108,7 +110,7 @@ def test_throttling_is_503_with_retry_after(api: Api, monkeypatch: pytest.Monkey
             )
 
     api.validate("ABCDEFGH")  # authenticate while storage still answers
-    monkeypatch.setattr(service.store, "client", lambda: Throttled())
+    monkeypatch.setattr(store_client, "client", Throttled)
     answer = api.validate("ABCDEFGH")
     assert (answer.status, answer.code) == (503, 5030)
     assert answer.headers["Retry-After"] == "1"

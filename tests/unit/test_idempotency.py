@@ -4,15 +4,19 @@ nothing; another body is 4226; a retry while the first still runs is 4092; refus
 errors are not remembered; keys are per account and route; redeem and cancel stay one
 DynamoDB request."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from coupons import idempotency, store
+from coupons import clock, idempotency
 from coupons.auth import authenticate
 from coupons.errors import storage_busy
-from tests.conftest import Api, KeyedApi, Response, coupon_fields, reset_containers
+from coupons.store import client as store_client
+from coupons.store import coupons as coupon_items
+from coupons.store import idempotency as idempotency_items
+from devstack.samples import coupon_fields
+from tests.conftest import Api, KeyedApi, Response, reset_containers
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -129,9 +133,9 @@ def test_redeem_retry_after_the_redemption_was_cancelled_does_not_redeem_again(
 
 
 def _a_day_later(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_now = store.now_ms
+    real_now = clock.now_ms
     later = (idempotency.TTL_SECONDS + 1) * 1000
-    monkeypatch.setattr(store, "now_ms", lambda: real_now() + later)
+    monkeypatch.setattr(clock, "now_ms", lambda: real_now() + later)
 
 
 def test_redeem_key_is_forgotten_after_24_hours(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -271,7 +275,7 @@ def test_create_that_failed_with_500_is_not_stored(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        store, "put_new_coupon", _fails_once(store.put_new_coupon, RuntimeError("disk on fire"))
+        coupon_items, "put_new", _fails_once(coupon_items.put_new, RuntimeError("disk on fire"))
     )
     keyed = api.with_key("signup-3")
     failed = keyed.create()
@@ -283,7 +287,7 @@ def test_create_that_failed_with_500_is_not_stored(
 
 def test_bulk_that_failed_with_500_is_not_stored(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        store, "put_new_coupons", _fails_once(store.put_new_coupons, RuntimeError("boom"))
+        coupon_items, "put_new_batch", _fails_once(coupon_items.put_new_batch, RuntimeError("boom"))
     )
     keyed = api.with_key("campaign-2")
     assert keyed.create_bulk(2).status == 500
@@ -297,7 +301,7 @@ def test_redeem_that_failed_with_500_is_not_stored(
 ) -> None:
     code = api.create().result
     monkeypatch.setattr(
-        store, "_call_transaction", _fails_once(store._call_transaction, RuntimeError("boom"))
+        idempotency_items, "transact", _fails_once(store_client.transact, RuntimeError("boom"))
     )
     keyed = api.with_key("order-5")
     assert keyed.redeem(code).status == 500
@@ -310,9 +314,9 @@ def test_create_throttled_while_claiming_the_key_is_503_and_retry_runs(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        store,
-        "put_idempotency_record",
-        _fails_once(store.put_idempotency_record, storage_busy()),
+        idempotency_items,
+        "claim",
+        _fails_once(idempotency_items.claim, storage_busy()),
     )
     keyed = api.with_key("signup-4")
     busy = keyed.create()
@@ -329,12 +333,12 @@ def _create_in_flight(api: Api, key: str, while_running: Callable[[KeyedApi], No
     """Run a create with `key` in-process (its operation makes no coupon and answers
     "FIRSTCODE") and, while it holds the key, call `while_running(api.with_key(key))`."""
 
-    def operation(account: str, request: Mapping[str, Any]) -> str:
+    def operation() -> str:
         while_running(api.with_key(key))
         return "FIRSTCODE"
 
     # coupon_fields() is the body KeyedApi.create() sends.
-    return idempotency.remembered("create", _account(api), key, coupon_fields(), operation)
+    return idempotency.IdempotencyKey(_account(api), "create", key, coupon_fields()).run(operation)
 
 
 def test_retry_while_the_first_create_still_runs_is_4092(api: Api) -> None:
@@ -360,17 +364,17 @@ class _Killed(BaseException):
 def test_claim_of_a_request_that_died_lapses_after_30_seconds(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def die(account: str, request: Mapping[str, Any]) -> str:
+    def die() -> str:
         raise _Killed
 
     with pytest.raises(_Killed):
-        idempotency.remembered("create", _account(api), "dead-1", coupon_fields(), die)
+        idempotency.IdempotencyKey(_account(api), "create", "dead-1", coupon_fields()).run(die)
     keyed = api.with_key("dead-1")
     assert keyed.create().code == 4092
-    real_now = store.now_ms
-    monkeypatch.setattr(store, "now_ms", lambda: real_now() + 29_000)
+    real_now = clock.now_ms
+    monkeypatch.setattr(clock, "now_ms", lambda: real_now() + 29_000)
     assert keyed.create().code == 4092
-    monkeypatch.setattr(store, "now_ms", lambda: real_now() + idempotency.IN_PROGRESS_MS + 1_000)
+    monkeypatch.setattr(clock, "now_ms", lambda: real_now() + idempotency.IN_PROGRESS_MS + 1_000)
     retry = keyed.create()
     assert retry.code == 0 and REPLAYED not in retry.headers
     assert _codes(api) == [retry.result]

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from coupons import rules, store
+from coupons import clock as layer_clock
+from coupons import rules
+from coupons.records import StoredCoupon
+from coupons.store import accounts as account_items
+from coupons.store import coupons as coupon_items
 from tests.conftest import Api, Response
 
 PIN = "1234"
@@ -16,10 +20,10 @@ MINUTE_MS = 60_000
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
-    """Move the functions' clock (store.now_ms) forward by some milliseconds."""
-    real = store.now_ms
+    """Move the functions' clock (coupons.clock.now_ms) forward by some milliseconds."""
+    real = layer_clock.now_ms
     offset = [0]
-    monkeypatch.setattr(store, "now_ms", lambda: real() + offset[0])
+    monkeypatch.setattr(layer_clock, "now_ms", lambda: real() + offset[0])
 
     def advance(ms: int) -> None:
         offset[0] += ms
@@ -37,14 +41,14 @@ def _wrong(api: Api, code: str, times: int) -> list[int]:
     return [api.redeem(code, onsitePwd="0000").code for _ in range(times)]
 
 
-def _stored(api: Api, code: str) -> dict[str, Any]:
+def _stored(api: Api, code: str) -> StoredCoupon:
     """The coupon item as stored (the lockout attributes are never shown by the API)."""
     from coupons import auth
 
     assert api.api_key
-    key = store.get_api_key(auth.key_hash(api.api_key))
+    key = account_items.get_api_key(auth.key_hash(api.api_key))
     assert key is not None
-    coupon = store.get_coupon(str(key["account"]), code, consistent=True)
+    coupon = coupon_items.get(key["account"], code, consistent=True)
     assert coupon is not None
     return coupon
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from coupons import http, service
+from coupons import http
 from coupons.observability import logger
+from coupons.store import redemptions as redemption_items
 from tests.conftest import Api, Response
 
 PWD = "pin-SECRET-7731"
@@ -122,7 +123,7 @@ def test_a_flow_over_every_route_leaks_no_secret(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("storage exploded")
 
-    monkeypatch.setattr(service.store, "redeem", broken)
+    monkeypatch.setattr(redemption_items, "redeem", broken)
     failed = keep(api.with_key(IDEMPOTENCY_KEY + "-500").redeem(code, onsitePwd=PWD))
     assert (failed.status, failed.code) == (500, 5000)
     monkeypatch.undo()

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def log_stream() -> Iterator[io.StringIO]:
     handler.setStream(previous)
 
 
-def _json_lines(text: str) -> list[dict]:
+def _json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from coupons import http, store
+from coupons import containers, http
 from coupons.errors import ErrorCode
 from coupons.messages import message
-from tests.conftest import Api, Response, coupon_fields
+from coupons.store import client as store_client
+from devstack.samples import coupon_fields
+from tests.conftest import Api, Response
 
 KB = 1024
 LIMIT_CASES: dict[str, dict[str, Any]] = {
@@ -193,7 +195,7 @@ class _TransactionsThrottled:
         return getattr(self.real, operation)
 
     def transact_write_items(self, TransactItems: list[Any], **_: Any) -> Any:
-        reasons = [{"Code": "None"} for _ in TransactItems]
+        reasons: list[Any] = [{"Code": "None"} for _ in TransactItems]
         reasons[-1] = {"Code": "ThrottlingError", "Message": "Throughput exceeds the capacity"}
         raise ClientError(
             {
@@ -205,7 +207,7 @@ class _TransactionsThrottled:
 
 
 class _Client:
-    """Stands in for store.client (a functools.cache'd function) in a test."""
+    """Stands in for coupons.store.client.client (a functools.cache'd function) in a test."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -258,7 +260,7 @@ def _throttled_changes_nothing(
     Idempotency-Key, its retry then runs for real."""
     request_ = _prepare(api, request_)
     before = api.validate("THROTTLED1").result
-    monkeypatch.setattr(store, "client", _Client(throttled()))
+    monkeypatch.setattr(store_client, "client", _Client(throttled()))
     _is_503(_send(api, method, path, request_))
     monkeypatch.undo()
     assert api.validate("THROTTLED1").result == before
@@ -281,10 +283,8 @@ def test_throttled_storage_is_503_with_retry_after_on_every_route(
 def test_a_throttled_api_key_lookup_is_503_not_401(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from coupons import auth
-
-    auth._cache.clear()
-    monkeypatch.setattr(store, "client", _Client(_AllThrottled()))
+    containers.reset()  # a fresh container: the key is looked up
+    monkeypatch.setattr(store_client, "client", _Client(_AllThrottled()))
     _is_503(api.list())
 
 
@@ -300,5 +300,10 @@ def test_a_transaction_cancelled_by_throttling_is_503(
     api: Api, method: str, path: str, request_: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _throttled_changes_nothing(
-        api, method, path, request_, monkeypatch, lambda: _TransactionsThrottled(store.client())
+        api,
+        method,
+        path,
+        request_,
+        monkeypatch,
+        lambda: _TransactionsThrottled(store_client.client()),
     )

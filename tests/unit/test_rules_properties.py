@@ -157,7 +157,7 @@ def _reference_refusal(
         (4220, today < date.fromisoformat(coupon["strtYmd"])),
         (4221, today > date.fromisoformat(coupon["endYmd"])),
         (4223, redeeming and 2 <= limit <= 5 and user_id == ""),
-        (4224, user_id != "" and owner != "" and user_id != owner),
+        (4224, user_id != "" and owner not in ("", user_id)),
         (4225, redeeming and coupon["onsitePwd"] != "" and onsite_pwd != coupon["onsitePwd"]),
         (4222, limit > 0 and used >= limit),
     ]

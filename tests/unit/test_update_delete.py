@@ -4,18 +4,22 @@ from typing import Any
 
 import pytest
 
-from coupons import auth, store
+from coupons import auth
+from coupons.store import accounts as account_items
+from coupons.store import client as store_client
+from coupons.store.items import from_item
+from coupons.store.keys import COUPON_SK
 from tests.conftest import TABLE_NAME, Api
 
 
 def _coupons_of(api: Api) -> list[dict[str, Any]]:
     assert api.api_key
-    record = store.get_api_key(auth.key_hash(api.api_key))
+    record = account_items.get_api_key(auth.key_hash(api.api_key))
     assert record is not None
-    response = store.client().scan(TableName=TABLE_NAME)
-    items = [store.from_item(item) or {} for item in response["Items"]]
+    response = store_client.client().scan(TableName=TABLE_NAME)
+    items = [from_item(item) or {} for item in response["Items"]]
     prefix = f"A#{record['account']}#C#"
-    return [i for i in items if str(i["PK"]).startswith(prefix) and i["SK"] == store.COUPON_SK]
+    return [i for i in items if str(i["PK"]).startswith(prefix) and i["SK"] == COUPON_SK]
 
 
 def test_update_changes_present_fields_and_keeps_the_rest(api: Api) -> None:
@@ -119,7 +123,7 @@ def test_a_write_meeting_a_running_redemption_is_retried(
     from botocore.exceptions import ClientError
 
     code = api.create().result
-    real = store.client()
+    real = store_client.client()
     refused: list[str] = []
 
     class Conflicting:
@@ -130,12 +134,12 @@ def test_a_write_meeting_a_running_redemption_is_retried(
 
             def conflict(**_: Any) -> Any:
                 refused.append(name)
-                error = {"Error": {"Code": "TransactionConflictException", "Message": "busy"}}
+                error: Any = {"Error": {"Code": "TransactionConflictException", "Message": "busy"}}
                 raise ClientError(error, name)
 
             return conflict
 
-    monkeypatch.setattr(store, "client", lambda: Conflicting())
+    monkeypatch.setattr(store_client, "client", Conflicting)
     answer = (
         api.update(code, memo="after the conflict") if operation == "update" else api.delete(code)
     )

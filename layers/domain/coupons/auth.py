@@ -8,14 +8,16 @@ import hashlib
 import secrets
 import time
 
-from coupons import store
+from coupons import containers
 from coupons.errors import CouponError, ErrorCode
+from coupons.store import accounts
 
 SCHEME = "apikey"
 MAX_KEY_LENGTH = 256
 CACHE_SECONDS = 60.0
 _CACHE_LIMIT = 1024
 _cache: dict[str, tuple[str, float]] = {}
+containers.on_reset(_cache.clear)
 
 
 def new_api_key() -> str:
@@ -42,11 +44,11 @@ def authenticate(authorization: str | None) -> str:
     cached = _cache.get(hashed)
     if cached and cached[1] > time.monotonic():
         return cached[0]
-    record = store.get_api_key(hashed)
-    if record is None or record.get("revoked"):
+    record = accounts.get_api_key(hashed)
+    if record is None or record["revoked"]:
         _cache.pop(hashed, None)
         raise CouponError(ErrorCode.UNAUTHORIZED)
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[hashed] = (str(record["account"]), time.monotonic() + CACHE_SECONDS)
-    return str(record["account"])
+    _cache[hashed] = (record["account"], time.monotonic() + CACHE_SECONDS)
+    return record["account"]

@@ -2,18 +2,22 @@
 and map results and CouponErrors to the `{code, message, result}` envelope — in one place."""
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from coupons import store
+from coupons import clock, settings
 from coupons.auth import authenticate
 from coupons.errors import CouponError, ErrorCode, FieldError
 from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
-from coupons.idempotency import Replayed, checked_key
+from coupons.idempotency import IdempotencyKey, Replayed, checked_key
 from coupons.messages import http_status, message, pick_language
 from coupons.observability import logger
+from coupons.store.client import client
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 MAX_BODY_BYTES = 16 * 1024
 # Request limits (400/4000), checked before anything else reads the request, authentication
@@ -33,14 +37,25 @@ MAX_QUERY_BYTES = 4 * 1024
 MAX_QUERY_PARAMS = 20
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
+type Event = dict[str, Any]
+type Answer = dict[str, Any]
+
+
+class Query(Protocol):
+    """A query-string request (queries.py): parsed from the parameters, or 4001."""
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Self: ...
+
 
 class Request:
     """What a handler needs from the HTTP API (payload 2.0) event, read from the dict itself
     (powertools' event classes cost ~20 ms of cold start for four fields); `account` is set
     once the caller is known."""
 
-    def __init__(self, event: dict[str, Any]) -> None:
+    def __init__(self, event: Event) -> None:
         self.event = event
+        self._json: dict[str, Any] | None = None
         self.headers: dict[str, str] = event.get("headers") or {}  # names are lower-case
         self.params: dict[str, str] = event.get("queryStringParameters") or {}
         language = self.header("accept-language")
@@ -78,13 +93,30 @@ class Request:
     def param(self, name: str) -> str | None:
         return self.params.get(name)
 
-    @property
-    def idempotency_key(self) -> str | None:
-        """The Idempotency-Key header (None when absent), or 400/4001 when malformed."""
-        return checked_key(self.header(IDEMPOTENCY_HEADER.lower()))
+    def idempotency(self, route: str) -> IdempotencyKey | None:
+        """The request's Idempotency-Key on `route` (None when absent), or 400/4001 when
+        malformed."""
+        key = checked_key(self.header(IDEMPOTENCY_HEADER.lower()))
+        return None if key is None else IdempotencyKey(self.account, route, key, self.json())
+
+    def body[M: "BaseModel"](self, model: type[M]) -> M:
+        """The body parsed into `model` (models.py), or 400/4000 / 4001. Pydantic loads with
+        the first body parsed, so query routes never import it."""
+        from coupons.models import parse
+
+        return parse(model, self.json(), today=clock.today())
+
+    def query[Q: Query](self, query: type[Q]) -> Q:
+        """The query string parsed into `query` (queries.py), or 4001."""
+        return query.parse(self.params)
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, or 400/4000 (not JSON, not an object, over 16 KB)."""
+        if self._json is None:
+            self._json = self._read_json()
+        return self._json
+
+    def _read_json(self) -> dict[str, Any]:
         raw = self.event.get("body") or ""
         if self.event.get("isBase64Encoded"):
             import base64
@@ -106,7 +138,9 @@ class Request:
         return body
 
 
-def _over_header_limits(headers: dict[str, str], cookies: list[str]) -> bool:
+def _over_header_limits(headers: Mapping[str, object], cookies: Sequence[object]) -> bool:
+    """Whether the headers are over their limits; the event is untrusted input, so a header
+    that is not a string is over them too."""
     total = 0
     for name, value in [*headers.items(), *(("cookie", cookie) for cookie in cookies)]:
         if not isinstance(name, str) or not isinstance(value, str):
@@ -128,7 +162,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict:
+def respond(status: int, body: Mapping[str, Any], headers: dict[str, str] | None = None) -> Answer:
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
@@ -136,7 +170,7 @@ def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
     }
 
 
-def error_response(error: CouponError, request: Request) -> dict[str, Any]:
+def error_response(error: CouponError, request: Request) -> Answer:
     params: dict[str, str] = {}
     if error.code == ErrorCode.INVALID_FIELD:
         params["fields"] = ", ".join(dict.fromkeys(e.field for e in error.errors)) or "body"
@@ -153,26 +187,28 @@ def error_response(error: CouponError, request: Request) -> dict[str, Any]:
     return respond(http_status(error.code), body, headers)
 
 
-def _success(result: Any) -> dict[str, Any]:
+def _success(result: object) -> dict[str, object]:
     return {"code": 0, "message": "", "result": result}
 
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+type Handler = Callable[[Event, Any], Answer]
 
 
-def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True) -> Handler:
+def endpoint(operation: Callable[[Request], object], *, authenticated: bool = True) -> Handler:
     """Turn `operation(request) -> result` into a Lambda handler answering in the envelope.
-    Runs at import, in the INIT phase: a function that reads the store creates its client now,
-    as AWS recommends, rather than on its first request."""
+    Runs at import, in the INIT phase: the settings are checked now (a function deployed
+    without its table fails its cold start, saying why), and a function that reads the store
+    creates its client now, as AWS recommends, rather than on its first request."""
+    settings.current()
     if authenticated:
-        store.client()
+        client()
 
     # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries the API key
     # (Authorization), the Idempotency-Key and bodies with on-site passwords.
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
     )
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handler(event: Event, context: Any) -> Answer:
         request = Request(event)
         try:
             request.check_limits()
@@ -192,5 +228,5 @@ def endpoint(operation: Callable[[Request], Any], *, authenticated: bool = True)
     return handler
 
 
-def public_endpoint(operation: Callable[[Request], Any]) -> Handler:
+def public_endpoint(operation: Callable[[Request], object]) -> Handler:
     return endpoint(operation, authenticated=False)

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic import ValidationInfo as _Info
 
 from coupons.errors import CouponError, ErrorCode, FieldError, invalid_field
-from coupons.rules import FIXED_AMOUNT, MAX_INDEX, PERCENT, latest_end_date
+from coupons.rules import (
+    FIXED_AMOUNT,
+    MAX_INDEX,
+    MAX_PERCENT,
+    NAMED_USER_LIMIT,
+    PERCENT,
+    latest_end_date,
+)
 
 CURRENCIES = ("KRW", "CAD", "CNY", "EUR", "GBP", "IDR", "JPY", "MUR", "RUB", "SGD", "USD")
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -126,7 +133,7 @@ class CouponTerms(_Request):
     @model_validator(mode="after")
     def _consistent(self, info: _Info) -> "CouponTerms":
         # Raised as CouponError (not ValueError) so the message names the field.
-        if self.discTypeIdx == PERCENT and not 1 <= self.disc <= 100:
+        if self.discTypeIdx == PERCENT and not 1 <= self.disc <= MAX_PERCENT:
             raise invalid_field("disc", "must be between 1 and 100 for a percent coupon (457)")
         if self.discTypeIdx == FIXED_AMOUNT:
             if not self.discCurrency:
@@ -140,7 +147,7 @@ class CouponTerms(_Request):
         today: date | None = (info.context or {}).get("today")
         if today is not None and self.endYmd > latest_end_date(today).isoformat():
             raise invalid_field("endYmd", "must be no later than December 31 of next year")
-        if self.useLimit >= 2 and not self.userId:
+        if self.useLimit >= NAMED_USER_LIMIT and not self.userId:
             raise invalid_field("userId", "is required when useLimit is 2 to 5")
         return self
 
@@ -168,10 +175,17 @@ class BulkCreateRequest(CouponTerms):
 
 
 class UpdateRequest(_Request):
-    """Only the code is required; the other fields are merged over the stored coupon and
-    validated as CouponTerms."""
+    """Only the code is required; the other fields present are the edits, merged over the
+    stored coupon and validated as CouponTerms then (JSON null: unchanged)."""
+
+    model_config = ConfigDict(extra="allow")  # the edits, kept as sent until merged
 
     cpnNo: Code
+
+    @property
+    def edits(self) -> dict[str, Any]:
+        sent = self.model_extra or {}
+        return {name: sent[name] for name in TERM_FIELDS if name in sent}
 
 
 class RedeemRequest(_Request):

@@ -2,12 +2,11 @@
 
 import re
 import secrets
-import time
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from coupons import config
+from coupons import clock
 from coupons.errors import ErrorCode, invalid_field
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{8,16}$")
@@ -16,6 +15,8 @@ CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTHS = (8, 12, 16)
 PERCENT, FIXED_AMOUNT = 457, 458
 UNLIMITED = 0
+NAMED_USER_LIMIT = 2  # a coupon of 2-5 uses belongs to one named user
+MAX_PERCENT = 100
 MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
 
 # On-site password lockout (DESIGN 2.5). The PASSWORD_FAILURES-th wrong on-site password within
@@ -48,12 +49,10 @@ def generate_code(length: int) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
-def now() -> datetime:
-    return datetime.now(config.time_zone())
-
-
-def today() -> date:
-    return now().date()
+def new_id(ms: int) -> str:
+    """Time-ordered, unguessable id (a coupon's `cid`, an `rdmId`): 12 hex digits of
+    milliseconds, 12 random."""
+    return f"{ms:012x}{secrets.token_hex(6)}"
 
 
 def latest_end_date(today: date) -> date:
@@ -67,7 +66,7 @@ def remaining_uses(coupon: Mapping[str, Any]) -> int | None:
     return max(0, int(coupon["useLimit"]) - int(coupon["useCnt"]))
 
 
-def refusal(
+def refusal(  # noqa: PLR0911 - one return per rule, in the contract's order
     coupon: Mapping[str, Any],
     today: date,
     now_ms: int | None = None,
@@ -82,7 +81,7 @@ def refusal(
 
     An empty `user_id` means the request names no user. Validate (`redeeming=False`) checks
     the user only when one is named and never the on-site password or its lock. `now_ms` is
-    the time of the attempt (store.now_ms(); None: now). The store's redeem condition
+    the time of the attempt (clock.now_ms(); None: now). The store's redeem condition
     expression encodes the same rules atomically; this function names the one that refused.
     """
     day = today.isoformat()
@@ -91,22 +90,18 @@ def refusal(
     if day > coupon["endYmd"]:
         return ErrorCode.EXPIRED
     use_limit = int(coupon["useLimit"])
-    if redeeming and use_limit >= 2 and not user_id:
+    if redeeming and use_limit >= NAMED_USER_LIMIT and not user_id:
         return ErrorCode.USER_REQUIRED
     if user_id and coupon["userId"] and user_id != coupon["userId"]:
         return ErrorCode.USER_MISMATCH
     if redeeming and coupon["onsitePwd"]:
-        if password_lock_seconds(coupon, _now_ms() if now_ms is None else now_ms):
+        if password_lock_seconds(coupon, clock.now_ms() if now_ms is None else now_ms):
             return ErrorCode.TOO_MANY_REQUESTS
         if onsite_pwd != coupon["onsitePwd"]:
             return ErrorCode.ONSITE_PASSWORD
     if use_limit != UNLIMITED and int(coupon["useCnt"]) >= use_limit:
         return ErrorCode.USAGE_LIMIT_REACHED
     return None
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def password_lock_seconds(coupon: Mapping[str, Any], now_ms: int) -> int:

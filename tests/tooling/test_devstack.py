@@ -38,13 +38,16 @@ def write_template(tmp_path: Path, text: str) -> Path:
 def assert_valid_create_table(kwargs: dict[str, Any]) -> None:
     """What botocore itself would accept as CreateTable parameters."""
     model = botocore.session.get_session().get_service_model("dynamodb")
-    validate_parameters(kwargs, model.operation_model("CreateTable").input_shape)
+    shape = model.operation_model("CreateTable").input_shape
+    assert shape is not None
+    validate_parameters(kwargs, shape)
 
 
 def table_properties() -> dict[str, Any]:
     resources = load_template()["Resources"]
     (table,) = [r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
-    return table["Properties"]
+    properties: dict[str, Any] = table["Properties"]
+    return properties
 
 
 # -- template loading ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """openapi.yaml: exactly what devstack/openapi.py generates from the code, every route and
 error code in it, and a valid OpenAPI 3.1 document that schemathesis can load."""
 
-from typing import Any
+from typing import Any, cast
 
 import jsonschema_rs
 import pytest
@@ -14,7 +14,8 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from coupons import models
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
-from coupons.queries import coupon_object
+from coupons.records import StoredCoupon
+from coupons.views import coupon_object
 from devstack import openapi
 from devstack.openapi import BASE_PATH, OPENAPI_PATH
 from devstack.samples import coupon_fields
@@ -137,7 +138,7 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
 def test_the_coupon_object_matches_its_schema(doc: dict[str, Any]) -> None:
     terms = models.CreateRequest.model_validate(coupon_fields(memo="m")).model_dump()
     stored = {**terms, "cpnNo": "WELCOME2026", "useCnt": 0, "regTs": 1_790_000_000_000}
-    shown = coupon_object(stored, "ko")
+    shown = coupon_object(cast(StoredCoupon, stored), "ko")
     schema = doc["components"]["schemas"]["Coupon"]
     assert set(schema["required"]) == set(shown) == set(schema["properties"])
     jsonschema_rs.Draft202012Validator(schema).validate(shown)

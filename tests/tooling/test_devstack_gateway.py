@@ -196,7 +196,8 @@ def request(
 def echo(base_url: str, method: str, target: str, **kwargs: Any) -> dict[str, Any]:
     status, _, body = request(base_url, method, target, **kwargs)
     assert status == 200, body
-    return json.loads(body)
+    event: dict[str, Any] = json.loads(body)
+    return event
 
 
 def test_request_becomes_a_v2_event(make_gateway: Any) -> None:

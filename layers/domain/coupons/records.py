@@ -1,0 +1,119 @@
+"""The shapes that cross the layer's boundaries, as TypedDicts (plain dicts at run time, so
+free at cold start): what the store keeps, what the domain answers, what a handler returns."""
+
+from typing import Literal, NotRequired, TypedDict
+
+
+class CouponTermsRecord(TypedDict):
+    """Every editable field of a coupon (models.CouponTerms validates them)."""
+
+    nm: str
+    discTypeIdx: int
+    disc: float
+    discCurrency: str
+    strtYmd: str
+    endYmd: str
+    useLimit: int
+    onsiteYn: str
+    onsitePwd: str
+    webhookEnableYn: str
+    grpIdx: int
+    tmplIdx: int
+    domain: str
+    url: str
+    color: str
+    background: str
+    memo: str
+    userId: str
+    userNm: str
+    userPhnno: str
+    userEml: str
+    userEtc1: str
+    userEtc2: str
+
+
+class StoredCoupon(CouponTermsRecord):
+    """A coupon as the store keeps it (without its keys)."""
+
+    cpnNo: str
+    useCnt: int
+    ver: int  # bumped by every edit: the compare-and-set of update
+    cid: str  # this instance of the code (a re-created code gets a new one); time-ordered
+    regTs: int  # ms; a redemption record older than this belongs to a deleted coupon
+    pwdFailTs: NotRequired[list[int]]  # times (ms) of recent wrong on-site passwords
+    pwdLockedUntil: NotRequired[int]  # ms; redemption with a password is locked until then
+
+
+RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
+
+
+class RedemptionRecord(TypedDict):
+    rdmId: str  # 12 hex digits of its time in ms, then 12 random
+    userId: str
+    memo: str
+    status: RedemptionStatus
+    regTs: int
+    cancelTs: NotRequired[int]
+    cancelMemo: NotRequired[str]
+
+
+class IdempotencyRecord(TypedDict):
+    """What an Idempotency-Key remembers (idempotency.py)."""
+
+    status: Literal["INPROGRESS", "COMPLETED"] | str
+    expiresAt: int  # s since the epoch (the table's TTL attribute)
+    validation: str  # the SHA-256 of the request body
+    data: NotRequired[str]  # the first answer's result, as JSON
+    inProgressExpiresAt: NotRequired[int]  # ms; a claim older than this is free again
+
+
+class AccountRecord(TypedDict):
+    account: str
+    name: str
+    created: str
+    cursorKey: str  # hex; signs the account's pagination cursors (never shown)
+
+
+class ApiKeyRecord(TypedDict):
+    keyHash: str  # SHA-256 of the key; the key itself is never stored
+    account: str
+    keyId: str
+    created: str
+    revoked: bool
+
+
+class UseResult(TypedDict):
+    """The answer to redeem and to cancel."""
+
+    rdmId: str
+    useCnt: int
+    remaining: int | None  # None: unlimited
+
+
+class CouponObject(CouponTermsRecord):
+    """The coupon as the validation page shows it (views.py), plus our extra fields."""
+
+    cpnNo: str
+    formatDiscCurrency: str
+    imgUrl: str
+    useCnt: int
+    regYmdt: str
+
+
+class RedemptionView(TypedDict):
+    """One item of GET /redemptions."""
+
+    rdmId: str
+    userId: str
+    memo: str
+    status: RedemptionStatus
+    regYmdt: str
+    cancelYmdt: str
+    cancelMemo: str
+
+
+class Page[T](TypedDict):
+    """A page of a listing: `cursor` continues after its last item, None at the end."""
+
+    items: list[T]
+    cursor: str | None

@@ -1,0 +1,159 @@
+"""Coupons: create (one or a batch), update, delete and validate.
+
+Nothing here imports pydantic at module level: validate and delete take query strings, and
+their functions' cold start stays free of it (update loads the models when it merges)."""
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
+
+from coupons import clock, rules, settings
+from coupons.errors import CouponError, ErrorCode, storage_busy
+from coupons.idempotency import IdempotencyKey, Replayed, remembered
+from coupons.observability import count
+from coupons.queries import CodeQuery, ValidateQuery
+from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon
+from coupons.store import coupons as coupon_items
+from coupons.store.client import ConditionFailed
+from coupons.views import coupon_object
+
+if TYPE_CHECKING:
+    from coupons.models import BulkCreateRequest, CreateRequest, UpdateRequest
+
+_GENERATE_ATTEMPTS = 5
+_EDIT_ATTEMPTS = 3
+
+
+def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
+    now = clock.now_ms()
+    coupon = {
+        **terms,
+        "cpnNo": cpn_no,
+        "useCnt": 0,
+        "ver": 0,
+        "cid": rules.new_id(now),
+        "regTs": now,
+    }
+    return cast(StoredCoupon, coupon)
+
+
+def _terms(request: "CreateRequest | BulkCreateRequest") -> CouponTermsRecord:
+    from coupons.models import TERM_FIELDS
+
+    return _with_defaults(cast(CouponTermsRecord, request.model_dump(include=set(TERM_FIELDS))))
+
+
+def _with_defaults(terms: CouponTermsRecord) -> CouponTermsRecord:
+    """Defaults that come from the deployment rather than the model."""
+    terms["domain"] = terms["domain"] or settings.current().public_base_url
+    return terms
+
+
+def create_coupon(
+    account: str, request: "CreateRequest", key: IdempotencyKey | None = None
+) -> str | Replayed[str]:
+    return remembered(key, lambda: _create(account, request))
+
+
+def _create(account: str, request: "CreateRequest") -> str:
+    coupon = _new_coupon(_terms(request))
+    if request.cpnNo:
+        coupon["cpnNo"] = rules.normalize_code(request.cpnNo)
+        if not coupon_items.put_new(account, coupon):
+            raise CouponError(ErrorCode.CODE_EXISTS)
+    else:
+        for _ in range(_GENERATE_ATTEMPTS):
+            coupon["cpnNo"] = rules.generate_code(request.cpnNoDigits)
+            if coupon_items.put_new(account, coupon):
+                break
+        else:  # 32^8 codes: five collisions in a row means something else is wrong
+            raise RuntimeError("could not find a free coupon code")
+    count("CouponsCreated")
+    return coupon["cpnNo"]
+
+
+def create_coupons(
+    account: str, request: "BulkCreateRequest", key: IdempotencyKey | None = None
+) -> list[str] | Replayed[list[str]]:
+    return remembered(key, lambda: _create_bulk(account, request))
+
+
+def _create_bulk(account: str, request: "BulkCreateRequest") -> list[str]:
+    """`count` coupons in one all-or-nothing transaction; codes that turn out to be taken are
+    drawn again and the whole batch retried."""
+    terms = _terms(request)
+    coupons = [_new_coupon(terms) for _ in range(request.count)]
+    redraw: list[int] = list(range(request.count))
+    for _ in range(_GENERATE_ATTEMPTS):
+        codes = {coupon["cpnNo"] for coupon in coupons}
+        for position in redraw:
+            code = rules.generate_code(request.cpnNoDigits)
+            while code in codes:  # two actions on one item would fail the transaction
+                code = rules.generate_code(request.cpnNoDigits)
+            codes.add(code)
+            coupons[position]["cpnNo"] = code
+        redraw = coupon_items.put_new_batch(account, coupons)
+        if not redraw:
+            count("CouponsCreated", len(coupons))
+            return [coupon["cpnNo"] for coupon in coupons]
+    raise RuntimeError("could not find free coupon codes")
+
+
+def update_coupon(account: str, request: "UpdateRequest") -> str:
+    """Fields present change, fields absent (or null) stay; once used, only memo may change."""
+    from coupons.models import TERM_FIELDS, CouponTerms, parse
+
+    cpn_no = rules.normalize_code(request.cpnNo)
+    edits = request.edits
+    for _ in range(_EDIT_ATTEMPTS):
+        stored = coupon_items.get(account, cpn_no, consistent=True)
+        if stored is None:
+            raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+        stored_terms: Mapping[str, object] = stored
+        current = {name: stored_terms[name] for name in TERM_FIELDS}
+        merged = _with_defaults(
+            cast(
+                CouponTermsRecord,
+                parse(CouponTerms, {**current, **edits}, today=clock.today()).model_dump(),
+            )
+        )
+        changes = {name: value for name, value in merged.items() if value != current[name]}
+        if not changes:
+            return cpn_no
+        locked = set(changes) - {"memo"}
+        if locked and stored["useCnt"] > 0:
+            raise CouponError(ErrorCode.COUPON_LOCKED)
+        try:
+            coupon_items.update(
+                account,
+                cpn_no,
+                changes,
+                instance=stored["cid"],
+                version=stored["ver"],
+                unused_only=bool(locked),
+            )
+            return cpn_no
+        except ConditionFailed as failed:
+            old = coupon_items.as_coupon(failed.old)
+            if old is None:
+                raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+            if locked and old["useCnt"] > 0:
+                raise CouponError(ErrorCode.COUPON_LOCKED) from None
+            # Edited concurrently (or deleted and re-created): merge again over what is there.
+    raise storage_busy()
+
+
+def delete_coupon(account: str, query: CodeQuery) -> None:
+    if not coupon_items.delete(account, query.cpnNo):
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+
+
+def validate_coupon(account: str, query: ValidateQuery, language: str) -> CouponObject:
+    """The coupon object if the coupon could be redeemed now (by `userId`, when named), else
+    the first rule that refuses it. Never changes anything; one eventually consistent read."""
+    coupon = coupon_items.get(account, query.cpnNo)
+    if coupon is None:
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+    refused = rules.refusal(coupon, clock.today(), user_id=query.userId, redeeming=False)
+    if refused is not None:
+        raise CouponError(refused)
+    return coupon_object(coupon, language)

@@ -1,0 +1,277 @@
+"""Redemptions: redeem (with the on-site password lockout), cancel, and the history.
+
+A redemption checks every rule and counts one use in one conditional transaction, which also
+claims the Idempotency-Key's record when there is one. It pins what this container believes
+about the coupon's count and limit (`_seen`), so that on success the new count and what
+remains are known without reading the coupon; a wrong belief costs one more request and is
+corrected from the coupon the failed condition returns."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from coupons import clock, containers, cursors, rules
+from coupons.errors import CouponError, ErrorCode, storage_busy
+from coupons.idempotency import IdempotencyKey, Replayed, guarded
+from coupons.observability import count
+from coupons.queries import HistoryQuery
+from coupons.records import Page, RedemptionView, StoredCoupon, UseResult
+from coupons.service.listing import cursor_secret
+from coupons.store import coupons as coupon_items
+from coupons.store import redemptions as redemption_items
+from coupons.store.client import ConditionFailed
+from coupons.store.idempotency import Guard
+from coupons.views import redemption_view
+
+if TYPE_CHECKING:
+    from coupons.models import CancelRequest, RedeemRequest
+
+# Attempts of a redemption or cancellation. A limited coupon's count is pinned on every attempt,
+# so its answer (useCnt, remaining) is always exact; each failed attempt means another use or
+# cancellation landed in between. An unlimited coupon's count may move on every request, so
+# after its pinned attempts the count floats and the answer is approximate.
+_ATTEMPTS = 12
+_PINNED_UNLIMITED_ATTEMPTS = 1
+# What this container last saw of a coupon: (useCnt, useLimit). A coupon nobody here has seen
+# is most likely unused and single-use; a cancelled redemption most often the only use of a
+# single-use coupon.
+type Belief = tuple[int, int]
+_seen: dict[tuple[str, str], Belief] = {}
+_SEEN_LIMIT = 10_000
+_FIRST_GUESS: Belief = (0, 1)
+_FIRST_CANCEL_GUESS: Belief = (1, 1)
+containers.on_reset(_seen.clear)
+# Attempts to count one wrong on-site password. Each failed attempt means another failure was
+# counted (at most rules.PASSWORD_FAILURES before the lock answers) or a redemption reset them.
+_COUNT_ATTEMPTS = 3 * rules.PASSWORD_FAILURES
+
+
+def redeem_coupon(
+    account: str, request: "RedeemRequest", key: IdempotencyKey | None = None
+) -> UseResult | Replayed[UseResult]:
+    """Count one use of the coupon under every rule (see the module docstring). A wrong
+    on-site password is then counted towards the coupon's lock by one more request."""
+    code = rules.normalize_code(request.cpnNo)
+    today = clock.today().isoformat()
+    belief = _seen.get((account, code), _FIRST_GUESS)
+    not_before = 0  # the record's time must not precede the coupon's creation
+    for attempt in range(_ATTEMPTS):
+        # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
+        # cannot starve a request; the reported useCnt is then approximate.
+        pinned = belief[1] != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
+        attempted_at = clock.now_ms()
+        now = max(attempted_at, not_before)
+        result = _use_result(rules.new_id(now), belief[0] + 1, belief[1])
+        write = _redemption(
+            account,
+            code,
+            request,
+            today=today,
+            belief=belief,
+            pinned=pinned,
+            result=result,
+            attempted_at=attempted_at,
+        )
+        try:
+            replayed = guarded(key, result, write)
+        except ConditionFailed as failed:
+            coupon = _refused(account, code, request, failed, attempted_at)
+            actual = int(coupon["useCnt"]), int(coupon["useLimit"])
+            older = int(coupon["regTs"]) <= now
+            if older and actual[1] == belief[1] and (actual[0] == belief[0] or not pinned):
+                raise RuntimeError("redeem condition refused a coupon the rules accept") from None
+            belief, not_before = actual, int(coupon["regTs"])
+            continue
+        if replayed is not None:
+            return replayed
+        _remember(account, code, result["useCnt"], belief[1])
+        count("Redemptions")
+        return result
+    raise storage_busy()
+
+
+def _redemption(  # noqa: PLR0913 - one attempt's facts
+    account: str,
+    code: str,
+    request: "RedeemRequest",
+    *,
+    today: str,
+    belief: Belief,
+    pinned: bool,
+    result: UseResult,
+    attempted_at: int,
+) -> Callable[[Guard | None], None]:
+    """The write of one attempt: the use counted under `belief`, and the record of `result`
+    (timed by its rdmId)."""
+
+    def write(guard: Guard | None) -> None:
+        redemption_items.redeem(
+            account,
+            code,
+            today=today,
+            user_id=request.userId,
+            onsite_pwd=request.onsitePwd,
+            use_count=belief[0] if pinned else None,
+            use_limit=belief[1],
+            record={
+                "rdmId": result["rdmId"],
+                "userId": request.userId,
+                "memo": request.memo,
+                "status": "REDEEMED",
+                "regTs": int(result["rdmId"][:12], 16),
+            },
+            now=attempted_at,
+            guard=guard,
+        )
+
+    return write
+
+
+def _refused(
+    account: str, code: str, request: "RedeemRequest", failed: ConditionFailed, at: int
+) -> StoredCoupon:
+    """The coupon a refused redemption returned, when no rule refuses it (the belief pinned
+    in the condition was wrong); else the error for the first rule that does."""
+    coupon = coupon_items.as_coupon(failed.old)
+    if coupon is None:
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+    refused = rules.refusal(
+        coupon,
+        clock.today(),
+        at,
+        user_id=request.userId,
+        onsite_pwd=request.onsitePwd,
+        redeeming=True,
+    )
+    if refused is None:
+        return coupon
+    if refused is ErrorCode.ONSITE_PASSWORD:
+        locked = _count_wrong_password(account, code, coupon, at)
+        if locked is not None:
+            refused, coupon = ErrorCode.TOO_MANY_REQUESTS, locked
+    count("RedemptionsRejected", reason=refused.name)
+    if refused is ErrorCode.TOO_MANY_REQUESTS:
+        raise CouponError(refused, retry_after=rules.password_lock_seconds(coupon, at)) from None
+    raise CouponError(refused) from None
+
+
+def _count_wrong_password(
+    account: str, code: str, coupon: StoredCoupon, at: int
+) -> StoredCoupon | None:
+    """Count one wrong on-site password presented at `at` on `coupon` (as the refused
+    redemption returned it): a compare-and-set of its recent failures, repeated on the coupon
+    each refusal returns. None once counted (the answer stays 4225, also for the failure that
+    locks the coupon); the coupon when it turns out locked already (4290). A coupon deleted or
+    re-created meanwhile has nothing to count on (4225)."""
+    for _ in range(_COUNT_ATTEMPTS):
+        failures, locked_until = rules.after_wrong_password(coupon, at)
+        try:
+            coupon_items.count_wrong_password(
+                account,
+                code,
+                instance=coupon["cid"],
+                seen=coupon.get("pwdFailTs"),
+                failures=failures,
+                locked_until=locked_until,
+                now=at,
+            )
+        except ConditionFailed as failed:
+            now_stored = coupon_items.as_coupon(failed.old)
+            if now_stored is None or now_stored["cid"] != coupon["cid"]:
+                return None
+            coupon = now_stored
+            if rules.password_lock_seconds(coupon, at):
+                return coupon
+            continue
+        if locked_until is not None:
+            count("PasswordLockouts")
+        return None
+    raise storage_busy()
+
+
+def cancel_redemption(
+    account: str, request: "CancelRequest", key: IdempotencyKey | None = None
+) -> UseResult | Replayed[UseResult]:
+    """Mark one redemption CANCELLED and give its use back, in one transaction (pinning the
+    count like redeem, and claiming the Idempotency-Key's record when there is one)."""
+    code = rules.normalize_code(request.cpnNo)
+    redeemed_at = int(request.rdmId[:12], 16)
+    use_count, use_limit = _seen.get((account, code), _FIRST_CANCEL_GUESS)
+    for attempt in range(_ATTEMPTS):
+        pinned = use_limit != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
+        result = _use_result(request.rdmId, max(use_count - 1, 0), use_limit)
+        write = _cancellation(
+            account, code, request, (use_count, use_limit), pinned=pinned, redeemed_at=redeemed_at
+        )
+        try:
+            replayed = guarded(key, result, write)
+        except redemption_items.NotCancellable:
+            raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND) from None
+        except ConditionFailed as failed:
+            coupon = coupon_items.as_coupon(failed.old)
+            if coupon is None:
+                raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+            use_count, use_limit = int(coupon["useCnt"]), int(coupon["useLimit"])
+            continue
+        if replayed is not None:
+            return replayed
+        _remember(account, code, result["useCnt"], use_limit)
+        count("RedemptionsCancelled")
+        return result
+    raise storage_busy()
+
+
+def _cancellation(
+    account: str,
+    code: str,
+    request: "CancelRequest",
+    belief: Belief,
+    *,
+    pinned: bool,
+    redeemed_at: int,
+) -> Callable[[Guard | None], None]:
+    def write(guard: Guard | None) -> None:
+        redemption_items.cancel(
+            account,
+            code,
+            request.rdmId,
+            redeemed_ts=redeemed_at,
+            cancel_ts=clock.now_ms(),
+            memo=request.memo,
+            use_count=belief[0] if pinned else None,
+            use_limit=belief[1],
+            guard=guard,
+        )
+
+    return write
+
+
+def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView]:
+    """The current coupon's redemption records, newest first, a page at a time."""
+    coupon = coupon_items.get(account, query.cpnNo)
+    if coupon is None:
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+    scope = f"redemptions|{account}|{query.cpnNo}|{coupon['cid']}"
+    after = None
+    if query.cursor is not None:
+        (after,) = cursors.decode(cursor_secret(account), scope, query.cursor, 1)
+    records, last = redemption_items.history(
+        account, query.cpnNo, since_ts=int(coupon["regTs"]), limit=query.limit, after=after
+    )
+    return {
+        "items": [redemption_view(record) for record in records],
+        "cursor": cursors.encode(cursor_secret(account), scope, [last]) if last else None,
+    }
+
+
+def _use_result(rdm_id: str, use_count: int, use_limit: int) -> UseResult:
+    return {
+        "rdmId": rdm_id,
+        "useCnt": use_count,
+        "remaining": rules.remaining_uses({"useCnt": use_count, "useLimit": use_limit}),
+    }
+
+
+def _remember(account: str, code: str, use_count: int, use_limit: int) -> None:
+    if len(_seen) >= _SEEN_LIMIT:
+        _seen.clear()
+    _seen[(account, code)] = (use_count, use_limit)

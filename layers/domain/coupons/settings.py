@@ -1,0 +1,49 @@
+"""Deployment settings, read from the environment `template.yaml` sets for every function,
+and checked once per container at INIT (`http.endpoint` loads them at import): a function
+deployed without TABLE_NAME, or with a TIME_ZONE that is not an IANA name, fails its cold
+start with a message that says so, instead of answering 500 to its first request."""
+
+import os
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from coupons import containers
+
+DEFAULT_PUBLIC_BASE_URL = "https://coupons.example.com"
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is missing or has a wrong setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    time_zone: ZoneInfo
+    public_base_url: str
+
+
+def load() -> Settings:
+    table_name = os.environ.get("TABLE_NAME", "")
+    if not table_name:
+        raise SettingsError("TABLE_NAME is not set: the function does not know its table")
+    zone = os.environ.get("TIME_ZONE") or "UTC"
+    try:
+        time_zone = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"TIME_ZONE {zone!r} is not an IANA time zone name") from None
+    base_url = os.environ.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL
+    return Settings(table_name=table_name, time_zone=time_zone, public_base_url=base_url)
+
+
+_current: list[Settings] = []
+
+
+def current() -> Settings:
+    """This container's settings (loaded on first use; `http.endpoint` does that at INIT)."""
+    if not _current:
+        _current.append(load())
+    return _current[0]
+
+
+containers.on_reset(_current.clear)

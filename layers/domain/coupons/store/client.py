@@ -1,0 +1,143 @@
+"""The container's DynamoDB client, and `request`: the one place that turns DynamoDB's
+refusals into ours (a failed condition, a cancelled transaction, throttling, a conflict with a
+running transaction) and retries what can be retried."""
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.loaders import Loader
+
+from coupons import containers, settings
+from coupons.errors import storage_busy
+from coupons.store.items import Item, from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+THROTTLING_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    }
+)
+# A transaction cancelled by throttling names it per item, with these reason codes.
+THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+# How often a request refused by a conflicting transaction (or a batch left unfinished) is
+# tried again, with backoff.
+ATTEMPTS = 8
+
+type Reason = Mapping[str, Any]
+
+
+class ConditionFailed(Exception):
+    """A conditional write was refused; `old` is the item as it was (None if absent)."""
+
+    def __init__(self, old: Item | None) -> None:
+        super().__init__("condition failed")
+        self.old = old
+
+
+class Cancelled(Exception):
+    """A transaction refused by a condition: one reason per action, in order (a reason of a
+    failed condition carries the old item, when the action asked for it)."""
+
+    def __init__(self, reasons: Sequence[Reason]) -> None:
+        super().__init__("transaction cancelled")
+        self.reasons = list(reasons)
+
+    def failed(self, position: int) -> bool:
+        return bool(self.reasons) and self.reasons[position].get("Code") == "ConditionalCheckFailed"
+
+    def old(self, position: int) -> Item | None:
+        return from_item(self.reasons[position].get("Item")) if self.reasons else None
+
+
+class Unfinished(Exception):
+    """Raised by a request's sender when DynamoDB left part of a batch undone: try again."""
+
+
+class _DynamoDBOnlyLoader(Loader):
+    """Before loading a service's model, botocore checks the name against every service it
+    ships, listing some 400 folders and stat-ing their files: about half of creating the
+    client (~50 ms of INIT). This container only ever loads DynamoDB's models."""
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return ["dynamodb"]
+
+
+@cache
+def client() -> "DynamoDBClient":
+    """One client per container. botocore directly: it is the same client boto3 would build,
+    without importing boto3 at cold start. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB
+    when set (DynamoDB Local)."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _DynamoDBOnlyLoader())
+    made = session.create_client(
+        "dynamodb",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 4},
+            tcp_keepalive=True,
+            max_pool_connections=50,  # the local gateway runs many requests per process
+        ),
+    )
+    return cast("DynamoDBClient", made)
+
+
+containers.on_reset(client.cache_clear)
+
+
+def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
+    """Run one DynamoDB request, `send(client, table_name)`, and translate its refusals:
+    - a failed condition: ConditionFailed with the old item;
+    - a transaction cancelled by a condition: Cancelled with the reasons;
+    - throttling (of the request, or of an item in a transaction): 503/5030;
+    - a conflict with a running transaction (a single-item write to an item inside one, which
+      botocore does not retry, or a transaction cancelled only by conflicts) or an Unfinished
+      batch: tried again with backoff, up to ATTEMPTS times, then 503/5030."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return send(client(), settings.current().table_name)
+        except ClientError as error:
+            _raise_unless_retryable(error)
+        except Unfinished:
+            pass
+        _backoff(attempt)
+    raise storage_busy()
+
+
+def transact(actions: "Sequence[TransactWriteItemTypeDef]") -> None:
+    """TransactWriteItems, all or nothing; refusals as in `request`."""
+    request(lambda db, _table: db.transact_write_items(TransactItems=actions))
+
+
+def _raise_unless_retryable(error: ClientError) -> None:
+    response: Mapping[str, Any] = error.response
+    code = response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        raise ConditionFailed(from_item(response.get("Item"))) from None
+    if code in THROTTLING_ERRORS:
+        raise storage_busy() from error
+    if code == "TransactionConflictException":
+        return
+    if code == "TransactionCanceledException":
+        reasons = response.get("CancellationReasons", [])
+        codes = {reason.get("Code") for reason in reasons}
+        if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
+            return
+        if codes & THROTTLING_REASONS:
+            raise storage_busy() from error
+        raise Cancelled(reasons) from None
+    raise error
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.01 * 2**attempt))

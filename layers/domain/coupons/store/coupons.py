@@ -1,0 +1,188 @@
+"""Coupon items: read, create (one or a batch), edit, delete, and count a wrong on-site password.
+
+Redemption (which changes a coupon and writes a record in one transaction) is in
+redemptions.py; the listing indexes' keys are in keys.py.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, cast
+
+from coupons import settings
+from coupons.records import StoredCoupon
+from coupons.store.client import Cancelled, ConditionFailed, request, transact
+from coupons.store.items import AttributeMap, Item, assignments, from_item, to_item, values
+from coupons.store.keys import (
+    BY_GROUP,
+    BY_USER,
+    COUPON_KEY_ATTRIBUTES,
+    COUPON_SK,
+    coupon_key,
+    coupon_pk,
+    index_keys,
+    index_partition,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, UpdateTypeDef
+
+# The on-site password lock has ended, or there never was one (rules.PASSWORD_*).
+UNLOCKED = "(attribute_not_exists(pwdLockedUntil) OR pwdLockedUntil <= :now)"
+
+
+def as_coupon(item: Item | None) -> StoredCoupon | None:
+    """The coupon in a stored item, without its keys."""
+    if item is None:
+        return None
+    return cast(
+        StoredCoupon,
+        {name: value for name, value in item.items() if name not in COUPON_KEY_ATTRIBUTES},
+    )
+
+
+def guarded_update(
+    account: str,
+    cpn_no: str,
+    expression: str,
+    condition: str,
+    attrs: AttributeMap,
+    names: dict[str, str] | None = None,
+) -> "UpdateTypeDef":
+    """An update of the coupon under `condition`; when the condition fails, the coupon as it
+    was comes back with the refusal (ConditionFailed.old, Cancelled.old)."""
+    update: UpdateTypeDef = {
+        "TableName": settings.current().table_name,
+        "Key": coupon_key(account, cpn_no),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": attrs,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return update
+
+
+def get(account: str, cpn_no: str, *, consistent: bool = False) -> StoredCoupon | None:
+    response = request(
+        lambda db, table: db.get_item(
+            TableName=table, Key=coupon_key(account, cpn_no), ConsistentRead=consistent
+        )
+    )
+    return as_coupon(from_item(response.get("Item")))
+
+
+def _new_coupon_put(table: str, account: str, coupon: StoredCoupon) -> "PutTypeDef":
+    item = {
+        "PK": coupon_pk(account, coupon["cpnNo"]),
+        "SK": COUPON_SK,
+        **index_keys(account, coupon),
+        **coupon,
+    }
+    return {
+        "TableName": table,
+        "Item": to_item(item),
+        "ConditionExpression": "attribute_not_exists(PK)",
+    }
+
+
+def put_new(account: str, coupon: StoredCoupon) -> bool:
+    """Create the coupon unless its code is taken; False when it is."""
+    try:
+        request(lambda db, table: db.put_item(**_new_coupon_put(table, account, coupon)))
+    except ConditionFailed:
+        return False
+    return True
+
+
+def put_new_batch(account: str, coupons: Sequence[StoredCoupon]) -> list[int]:
+    """Create all the coupons in one transaction, or none. Returns the positions whose code
+    is taken (nothing was written then); [] on success."""
+    table = settings.current().table_name
+    try:
+        transact([{"Put": _new_coupon_put(table, account, coupon)} for coupon in coupons])
+    except Cancelled as cancelled:
+        taken = [position for position in range(len(coupons)) if cancelled.failed(position)]
+        if not taken:
+            raise
+        return taken
+    return []
+
+
+def update(
+    account: str,
+    cpn_no: str,
+    changes: Mapping[str, object],
+    *,
+    instance: str,
+    version: int,
+    unused_only: bool,
+) -> None:
+    """Set `changes` on the coupon if it is still the same instance at the same version and,
+    when `unused_only`, still unused. Raises ConditionFailed with the old item otherwise."""
+    changes = dict(changes)
+    removals = []
+    if "userId" in changes:  # the coupon moves to another user's listing, or out of it
+        if changes["userId"]:
+            changes["userPK"] = index_partition(account, BY_USER, changes["userId"])
+        else:
+            removals.append("userPK")
+    if "grpIdx" in changes:
+        changes["groupPK"] = index_partition(account, BY_GROUP, changes["grpIdx"])
+    sets, names, attrs = assignments(changes)
+    condition = "cid = :cid AND ver = :ver"
+    if unused_only:
+        condition += " AND useCnt = :zero"
+    expression = "SET " + ", ".join([*sets, "ver = ver + :one"])
+    if removals:
+        expression += " REMOVE " + ", ".join(removals)
+    pinned = values(cid=instance, ver=version, one=1, **({"zero": 0} if unused_only else {}))
+    update = guarded_update(account, cpn_no, expression, condition, {**attrs, **pinned}, names)
+    request(lambda db, _table: db.update_item(**update))
+
+
+def delete(account: str, cpn_no: str) -> bool:
+    """Delete the coupon; False if there was none. Its redemption records stay."""
+    try:
+        request(
+            lambda db, table: db.delete_item(
+                TableName=table,
+                Key=coupon_key(account, cpn_no),
+                ConditionExpression="attribute_exists(PK)",
+            )
+        )
+    except ConditionFailed:
+        return False
+    return True
+
+
+def count_wrong_password(  # noqa: PLR0913 - the compare-and-set's facts
+    account: str,
+    cpn_no: str,
+    *,
+    instance: str,
+    seen: Sequence[int] | None,
+    failures: Sequence[int],
+    locked_until: int | None,
+    now: int,
+) -> None:
+    """Count one wrong on-site password on the coupon: store `failures` as its recent
+    failure times or, when this failure locks it, set `pwdLockedUntil = locked_until` and drop
+    them (rules.after_wrong_password computes both from `seen`).
+
+    A compare-and-set: it applies only if the coupon is still instance `instance`, is not
+    locked at `now`, and still holds exactly the failure times `seen` (None: none), so
+    concurrent failures are each counted once and the one that locks is exactly the
+    rules.PASSWORD_FAILURES-th. Raises ConditionFailed with the coupon as it is now (None if
+    gone) otherwise. Never creates an item."""
+    condition = f"cid = :cid AND {UNLOCKED} AND " + (
+        "attribute_not_exists(pwdFailTs)" if seen is None else "pwdFailTs = :seen"
+    )
+    attrs = values(cid=instance, now=now, **({} if seen is None else {"seen": list(seen)}))
+    if locked_until is not None:
+        expression = "SET pwdLockedUntil = :until REMOVE pwdFailTs"
+        attrs.update(values(until=locked_until))
+    else:
+        expression = "SET pwdFailTs = :failures REMOVE pwdLockedUntil"
+        attrs.update(values(failures=list(failures)))
+    update = guarded_update(account, cpn_no, expression, condition, attrs)
+    request(lambda db, _table: db.update_item(**update))

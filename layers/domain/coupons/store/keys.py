@@ -1,0 +1,60 @@
+"""Every key of the table (see the package docstring), in one place."""
+
+from collections.abc import Mapping
+
+from coupons.store.items import AttributeMap, key
+
+COUPON_SK = "C"
+REDEMPTION_PREFIX = "R#"
+IDEMPOTENCY_SK = "IK"
+# Listing indexes (template.yaml): name -> partition key attribute; all sort by the coupon's
+# time-ordered instance id `cid`. They project keys only (ByUser also grpIdx), so counting a
+# use never writes an index.
+BY_ACCOUNT, BY_USER, BY_GROUP = "ByAccount", "ByUser", "ByGroup"
+INDEX_PARTITIONS = {BY_ACCOUNT: "acctPK", BY_USER: "userPK", BY_GROUP: "groupPK"}
+# Attributes of a coupon item that are keys, not coupon fields.
+COUPON_KEY_ATTRIBUTES = frozenset({"PK", "SK", *INDEX_PARTITIONS.values()})
+
+
+def coupon_pk(account: str, cpn_no: str) -> str:
+    return f"A#{account}#C#{cpn_no}"
+
+
+def coupon_key(account: str, cpn_no: str) -> AttributeMap:
+    return key(coupon_pk(account, cpn_no), COUPON_SK)
+
+
+def redemption_key(account: str, cpn_no: str, rdm_id: str) -> AttributeMap:
+    return key(coupon_pk(account, cpn_no), REDEMPTION_PREFIX + rdm_id)
+
+
+def idempotency_pk(account: str, route: str, key_hash: str) -> str:
+    return f"A#{account}#IK#{route}#{key_hash}"
+
+
+def account_pk(account: str) -> str:
+    return f"ACCOUNT#{account}"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}"
+
+
+def index_partition(account: str, index: str, value: object = None) -> str:
+    """The partition of a listing index: the account's coupons, or those of one user or group."""
+    if index == BY_USER:
+        return f"A#{account}#U#{value}"
+    if index == BY_GROUP:
+        return f"A#{account}#G#{value}"
+    return f"A#{account}"
+
+
+def index_keys(account: str, coupon: Mapping[str, object]) -> dict[str, str]:
+    """The listing-index keys a coupon item carries (ByUser only when it has a user)."""
+    keys = {
+        "acctPK": index_partition(account, BY_ACCOUNT),
+        "groupPK": index_partition(account, BY_GROUP, coupon["grpIdx"]),
+    }
+    if coupon["userId"]:
+        keys["userPK"] = index_partition(account, BY_USER, coupon["userId"])
+    return keys
