@@ -36,6 +36,7 @@ def test_logs_and_metrics_without_secrets(
     secret_pwd = "pin-7731-secret"
     code = api.create(onsitePwd=secret_pwd, useLimit=0).result
     api.redeem(code, onsitePwd="wrong-guess-4410")
+    api.redeem("NOSUCHCODE42")
     api.redeem(code, onsitePwd=secret_pwd)
     api.update(code, onsitePwd=secret_pwd + "x")
     api.validate(code)
@@ -55,4 +56,4 @@ def test_logs_and_metrics_without_secrets(
     namespaces = {d["Namespace"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"]}
     assert namespaces == {os.environ["POWERTOOLS_METRICS_NAMESPACE"]}
     rejected = [line for line in metrics if "RedemptionsRejected" in line]
-    assert [line["reason"] for line in rejected] == ["ONSITE_PASSWORD"]
+    assert [line["reason"] for line in rejected] == ["ONSITE_PASSWORD", "COUPON_NOT_FOUND"]

@@ -4,13 +4,13 @@ A key is shown once and stored only as its SHA-256 hash; its id is a prefix of t
 import secrets
 from datetime import UTC, datetime
 
-from coupons import auth
+from coupons import auth, clock
 from coupons.records import ApiKeyRecord
 from coupons.store import accounts as store
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(clock.now_ms() / 1000, UTC).isoformat(timespec="seconds")
 
 
 def _new_account(name: str) -> str:

@@ -11,10 +11,25 @@ import hashlib
 import hmac
 import json
 
+from coupons import containers
 from coupons.errors import CouponError, invalid_field
+from coupons.store import accounts
 
 MAX_CURSOR_LENGTH = 1024
 _TAG_BYTES = 16
+_secrets: dict[str, bytes] = {}
+containers.on_reset(_secrets.clear)
+
+
+def secret(account: str) -> bytes:
+    """The account's cursor key (never changes, so each container reads it once)."""
+    known = _secrets.get(account)
+    if known is None:
+        record = accounts.get_account(account, consistent=False)
+        if record is None or not record.get("cursorKey"):
+            raise RuntimeError(f"account {account} has no cursor key (coupon-admin sets it)")
+        known = _secrets[account] = bytes.fromhex(record["cursorKey"])
+    return known
 
 
 def encode(secret: bytes, scope: str, position: list[str]) -> str:

@@ -96,8 +96,9 @@ class Request:
     def idempotency(self, route: str) -> IdempotencyKey | None:
         """The request's Idempotency-Key on `route` (None when absent), or 400/4001 when
         malformed."""
+        body = self.json()  # a body that is not JSON (4000) is answered before a bad key
         key = checked_key(self.header(IDEMPOTENCY_HEADER.lower()))
-        return None if key is None else IdempotencyKey(self.account, route, key, self.json())
+        return None if key is None else IdempotencyKey(self.account, route, key, body)
 
     def body[M: "BaseModel"](self, model: type[M]) -> M:
         """The body parsed into `model` (models.py), or 400/4000 / 4001. Pydantic loads with

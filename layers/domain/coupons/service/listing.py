@@ -1,27 +1,12 @@
 """GET /list: the account's coupons (optionally one group's, one user's, or both), newest
-first, through the listing indexes; and the account's cursor key, which signs every cursor."""
+first, through the listing indexes."""
 
-from coupons import containers, cursors
+from coupons import cursors
 from coupons.queries import ListQuery
 from coupons.records import CouponObject, Page
-from coupons.store import accounts
 from coupons.store import listing as coupon_listing
 from coupons.store.keys import BY_ACCOUNT, BY_GROUP, BY_USER, index_partition
 from coupons.views import coupon_object
-
-_cursor_secrets: dict[str, bytes] = {}
-containers.on_reset(_cursor_secrets.clear)
-
-
-def cursor_secret(account: str) -> bytes:
-    """The account's cursor key (never changes, so each container reads it once)."""
-    secret = _cursor_secrets.get(account)
-    if secret is None:
-        record = accounts.get_account(account, consistent=False)
-        if record is None or not record.get("cursorKey"):
-            raise RuntimeError(f"account {account} has no cursor key (coupon-admin sets it)")
-        secret = _cursor_secrets[account] = bytes.fromhex(record["cursorKey"])
-    return secret
 
 
 def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponObject]:
@@ -36,7 +21,7 @@ def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponOb
     scope = f"list|{account}|{partition}|{filter_group}"
     after = None
     if query.cursor is not None:
-        code, cid = cursors.decode(cursor_secret(account), scope, query.cursor, 2)
+        code, cid = cursors.decode(cursors.secret(account), scope, query.cursor, 2)
         after = (code, cid)
     coupons, last = coupon_listing.coupons(
         account,
@@ -48,5 +33,5 @@ def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponOb
     )
     return {
         "items": [coupon_object(coupon, language) for coupon in coupons],
-        "cursor": cursors.encode(cursor_secret(account), scope, list(last)) if last else None,
+        "cursor": cursors.encode(cursors.secret(account), scope, list(last)) if last else None,
     }

@@ -7,6 +7,7 @@ remains are known without reading the coupon; a wrong belief costs one more requ
 corrected from the coupon the failed condition returns."""
 
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING
 
 from coupons import clock, containers, cursors, rules
@@ -15,7 +16,6 @@ from coupons.idempotency import IdempotencyKey, Replayed, guarded
 from coupons.observability import count
 from coupons.queries import HistoryQuery
 from coupons.records import Page, RedemptionView, StoredCoupon, UseResult
-from coupons.service.listing import cursor_secret
 from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
@@ -74,7 +74,7 @@ def redeem_coupon(
         try:
             replayed = guarded(key, result, write)
         except ConditionFailed as failed:
-            coupon = _refused(account, code, request, failed, attempted_at)
+            coupon = _refused(account, code, request, failed, (today, attempted_at))
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
             older = int(coupon["regTs"]) <= now
             if older and actual[1] == belief[1] and (actual[0] == belief[0] or not pinned):
@@ -127,16 +127,23 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
 
 
 def _refused(
-    account: str, code: str, request: "RedeemRequest", failed: ConditionFailed, at: int
+    account: str,
+    code: str,
+    request: "RedeemRequest",
+    failed: ConditionFailed,
+    when: tuple[str, int],
 ) -> StoredCoupon:
     """The coupon a refused redemption returned, when no rule refuses it (the belief pinned
-    in the condition was wrong); else the error for the first rule that does."""
+    in the condition was wrong); else the error for the first rule that does, judged on the
+    day and at the time (ms) the condition was."""
+    today, at = when
     coupon = coupon_items.as_coupon(failed.old)
     if coupon is None:
+        count("RedemptionsRejected", reason=ErrorCode.COUPON_NOT_FOUND.name)
         raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
     refused = rules.refusal(
         coupon,
-        clock.today(),
+        date.fromisoformat(today),
         at,
         user_id=request.userId,
         onsite_pwd=request.onsitePwd,
@@ -253,13 +260,13 @@ def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView
     scope = f"redemptions|{account}|{query.cpnNo}|{coupon['cid']}"
     after = None
     if query.cursor is not None:
-        (after,) = cursors.decode(cursor_secret(account), scope, query.cursor, 1)
+        (after,) = cursors.decode(cursors.secret(account), scope, query.cursor, 1)
     records, last = redemption_items.history(
         account, query.cpnNo, since_ts=int(coupon["regTs"]), limit=query.limit, after=after
     )
     return {
         "items": [redemption_view(record) for record in records],
-        "cursor": cursors.encode(cursor_secret(account), scope, [last]) if last else None,
+        "cursor": cursors.encode(cursors.secret(account), scope, [last]) if last else None,
     }
 
 
