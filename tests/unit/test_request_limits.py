@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from coupons import containers, http
 from coupons.errors import ErrorCode
@@ -306,4 +312,48 @@ def test_a_transaction_cancelled_by_throttling_is_503(
         request_,
         monkeypatch,
         lambda: _TransactionsThrottled(store_client.client()),
+    )
+
+
+class _Unreachable:
+    """A client whose every request fails with `error` once the SDK's own retries are spent:
+    DynamoDB refusing the connection, not answering in time, or answering 5xx."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        def fail(**_: Any) -> Any:
+            raise self.error
+
+        return fail
+
+
+def _server_error(code: str, status: int) -> ClientError:
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "GetItem")
+
+
+STORAGE_FAULTS: dict[str, Exception] = {
+    "connection refused": EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    "connect timeout": ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"),
+    "read timeout": ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+    "connection cut": ConnectionClosedError(endpoint_url="http://127.0.0.1:1"),
+    "DynamoDB 500": _server_error("InternalServerError", 500),
+    "DynamoDB 503": _server_error("ServiceUnavailable", 503),
+}
+
+
+@pytest.mark.parametrize("fault", STORAGE_FAULTS)
+@pytest.mark.parametrize(("method", "path", "request_"), STORE_ROUTES, ids=_ids)
+def test_storage_that_fails_or_hangs_is_503_on_every_route(
+    api: Api,
+    method: str,
+    path: str,
+    request_: dict[str, Any],
+    fault: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _throttled_changes_nothing(
+        api, method, path, request_, monkeypatch, lambda: _Unreachable(STORAGE_FAULTS[fault])
     )

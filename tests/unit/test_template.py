@@ -4,6 +4,7 @@ each function allowed exactly the DynamoDB actions its route needs."""
 from typing import Any
 
 from coupons import idempotency
+from coupons.store import client as store_client
 from devstack.template import load_template
 
 API = "/api/coupon/v1"
@@ -155,6 +156,18 @@ def test_runtime_layer_and_limits() -> None:
         f["Properties"].get("Timeout", defaults["Timeout"]) * 1000 < idempotency.IN_PROGRESS_MS
         for f in _functions().values()
     )
+    # A silent DynamoDB is given up (the client's attempts, timeouts and backoff) with time
+    # left to answer 503 in the envelope before the function times out.
+    assert all(
+        f["Properties"].get("Timeout", defaults["Timeout"]) >= store_client.WORST_CASE_S + 2
+        for f in _functions().values()
+    )
+    config: Any = store_client.client().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (
+        store_client.CONNECT_TIMEOUT_S,
+        store_client.READ_TIMEOUT_S,
+    )
+    assert config.retries == {"mode": "standard", "total_max_attempts": store_client.SDK_ATTEMPTS}
     assert defaults["Layers"] == [{"Ref": "DomainLayer"}]
     layer = RESOURCES["DomainLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"

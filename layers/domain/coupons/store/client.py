@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as StorageConnectionError
 from botocore.loaders import Loader
 
 from coupons import containers, settings
@@ -31,9 +32,23 @@ THROTTLING_ERRORS = frozenset(
 )
 # A transaction cancelled by throttling names it per item, with these reason codes.
 THROTTLING_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+# DynamoDB answering 5xx: the request may or may not have been applied; like a timeout, the
+# client's retry (with the same Idempotency-Key) is what settles it.
+SERVICE_ERRORS = frozenset({"InternalServerError", "ServiceUnavailable"})
+FIRST_SERVER_ERROR = 500
 # How often a request refused by a conflicting transaction (or a batch left unfinished) is
 # tried again, with backoff.
 ATTEMPTS = 8
+# Every request's time is bounded so that the function answers inside its own timeout (10 s,
+# template.yaml) with room to spare: at most SDK_ATTEMPTS attempts, each at most CONNECT_TIMEOUT
+# to connect and READ_TIMEOUT for the answer, with the SDK's backoff (at most 1 s) between them:
+# 2 x (1 + 2) + 1 = 7 s. botocore's defaults (60 s each, several attempts) would leave a silent
+# DynamoDB to Lambda's timeout, answered outside our envelope. A warm DynamoDB answers in a few
+# ms (make bench); a 100-item transaction in a few hundred.
+CONNECT_TIMEOUT_S = 1.0
+READ_TIMEOUT_S = 2.0
+SDK_ATTEMPTS = 2
+WORST_CASE_S = SDK_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (SDK_ATTEMPTS - 1) * 1.0
 
 type Reason = Mapping[str, Any]
 
@@ -84,7 +99,9 @@ def client() -> "DynamoDBClient":
     made = session.create_client(
         "dynamodb",
         config=Config(
-            retries={"mode": "standard", "max_attempts": 4},
+            retries={"mode": "standard", "total_max_attempts": SDK_ATTEMPTS},
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
             tcp_keepalive=True,
             max_pool_connections=50,  # the local gateway runs many requests per process
         ),
@@ -99,7 +116,9 @@ def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
     """Run one DynamoDB request, `send(client, table_name)`, and translate its refusals:
     - a failed condition: ConditionFailed with the old item;
     - a transaction cancelled by a condition: Cancelled with the reasons;
-    - throttling (of the request, or of an item in a transaction): 503/5030;
+    - throttling (of the request, or of an item in a transaction), DynamoDB's 5xx, a connection
+      that fails or an answer that does not come in time: 503/5030 (the SDK has already
+      retried within its budget, see WORST_CASE_S);
     - a conflict with a running transaction (a single-item write to an item inside one, which
       botocore does not retry, or a transaction cancelled only by conflicts) or an Unfinished
       batch: tried again with backoff, up to ATTEMPTS times, then 503/5030."""
@@ -108,6 +127,8 @@ def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
             return send(client(), settings.current().table_name)
         except ClientError as error:
             _raise_unless_retryable(error)
+        except (StorageConnectionError, HTTPClientError) as error:  # refused, timed out, cut
+            raise storage_busy() from error
         except Unfinished:
             pass
         _backoff(attempt)
@@ -124,7 +145,8 @@ def _raise_unless_retryable(error: ClientError) -> None:
     code = response.get("Error", {}).get("Code", "")
     if code == "ConditionalCheckFailedException":
         raise ConditionFailed(from_item(response.get("Item"))) from None
-    if code in THROTTLING_ERRORS:
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in THROTTLING_ERRORS or code in SERVICE_ERRORS or status >= FIRST_SERVER_ERROR:
         raise storage_busy() from error
     if code == "TransactionConflictException":
         return
