@@ -1,8 +1,10 @@
 """API keys and accounts: 401 in the envelope; one account never sees another's coupons."""
 
+import time
+
 import pytest
 
-from coupons import accounts, auth
+from coupons import accounts, auth, containers
 from coupons.store import accounts as account_items
 from tests.conftest import Api
 
@@ -52,12 +54,19 @@ def test_keys_are_stored_only_as_hashes(dynamodb: object) -> None:
     assert account_items.get_api_key(key) is None
 
 
-def test_revoked_key_stops_working(api: Api) -> None:
+def test_revoked_key_stops_working_within_seconds(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert api.api_key
-    assert api.validate("NOSUCHCODE").code == 4040
+    assert api.validate("NOSUCHCODE").code == 4040  # the key is now cached by this container
     assert accounts.revoke_key(auth.key_id(auth.key_hash(api.api_key))) == 1
-    auth._cache.clear()  # a new container, or the cache's minute passing
-    assert api.validate("NOSUCHCODE").code == 4010
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 4.0)
+    assert api.validate("NOSUCHCODE").code == 4040  # still cached
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 5.5)
+    assert api.validate("NOSUCHCODE").code == 4010  # a warm container forgets within 5 s
+    containers.reset()
+    assert api.validate("NOSUCHCODE").code == 4010  # and a new one never knew it
 
 
 def test_second_key_reaches_the_same_account(api: Api) -> None:

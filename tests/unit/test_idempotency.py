@@ -404,6 +404,39 @@ def test_any_printable_ascii_key_of_1_to_255_characters_works(api: Api, key: str
     _assert_replay_of(first, keyed.create())
 
 
+def test_an_invalid_body_with_a_key_is_4001_and_leaves_the_key_free(
+    api: Api, dynamodb_requests: list[str]
+) -> None:
+    """The body is parsed before the key is claimed: nothing is stored for a request that
+    could never run (so a reused key with a body that is invalid is 4001, not 4226), and the
+    corrected request then runs for real."""
+    keyed = api.with_key("signup-9")
+    api.validate("NOSUCHCODE")  # the key lookup is done: not counted below
+    dynamodb_requests.clear()
+    assert keyed.call("POST", "/create", body=coupon_fields(useLimit=9)).code == 4001
+    assert dynamodb_requests == []
+    created = keyed.create()
+    assert created.code == 0 and REPLAYED not in created.headers
+    assert keyed.call("POST", "/create", body=coupon_fields(useLimit=9)).code == 4001
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/redeem"), ("POST", "/redeem/cancel")])
+def test_a_lone_surrogate_in_an_ignored_field_is_400_not_500(
+    api: Api, method: str, path: str
+) -> None:
+    """JSON's \\u escapes can carry half a character in a field the API ignores; with an
+    Idempotency-Key the body is hashed as UTF-8, which it is not (before: 500)."""
+    code = api.create(useLimit=0).result
+    rdm_id = api.redeem(code).result["rdmId"] if path == "/redeem/cancel" else ""
+    raw = (
+        f'{{"cpnNo": "{code}", "rdmId": "{rdm_id}", "note": "half \\ud800 a character"}}'
+    ).replace('"rdmId": "", ', "")
+    answer = api.with_key("surrogate-1").call(method, path, raw_body=raw.encode())
+    assert (answer.status, answer.code) == (400, 4000)
+    # Nothing happened: the redemption (or the cancellation) did not run.
+    assert api.validate(code).result["useCnt"] == (1 if path == "/redeem/cancel" else 0)
+
+
 # --- cost -------------------------------------------------------------------------------------
 
 

@@ -67,8 +67,13 @@ class IdempotencyKey:
         return idempotency_pk(self.account, self.route, _hash(self.key))
 
     def _body_hash(self) -> str:
+        """SHA-256 of the body's canonical UTF-8 JSON; a body that is not text (a lone
+        surrogate, which JSON's \\u escapes allow in an ignored field) is 400/4000."""
         canonical = json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return _hash(canonical)
+        try:
+            return _hash(canonical)
+        except UnicodeEncodeError:
+            raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
 
     def guard(self, result: object) -> Guard:
         """The completed record to claim in the same transaction as the effect it remembers."""

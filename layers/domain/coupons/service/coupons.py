@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from coupons.models import BulkCreateRequest, CreateRequest, UpdateRequest
 
 _GENERATE_ATTEMPTS = 5
-_EDIT_ATTEMPTS = 3
+# Attempts of an edit of terms whose coupon another edit changed in between (an edit of the
+# memo alone is not pinned to a version: it cannot conflict).
+_EDIT_ATTEMPTS = 8
 
 
 def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
@@ -128,7 +130,8 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
                 cpn_no,
                 changes,
                 instance=stored["cid"],
-                version=stored["ver"],
+                # The memo may change at any time, whatever else did: last writer wins.
+                version=stored["ver"] if locked else None,
                 unused_only=bool(locked),
             )
             return cpn_no

@@ -114,11 +114,12 @@ def update(
     changes: Mapping[str, object],
     *,
     instance: str,
-    version: int,
+    version: int | None,
     unused_only: bool,
 ) -> None:
-    """Set `changes` on the coupon if it is still the same instance at the same version and,
-    when `unused_only`, still unused. Raises ConditionFailed with the old item otherwise."""
+    """Set `changes` on the coupon if it is still the same instance, at the same version
+    (None: at any) and, when `unused_only`, still unused. Raises ConditionFailed with the old
+    item otherwise."""
     changes = dict(changes)
     removals = []
     if "userId" in changes:  # the coupon moves to another user's listing, or out of it
@@ -129,13 +130,20 @@ def update(
     if "grpIdx" in changes:
         changes["groupPK"] = index_partition(account, BY_GROUP, changes["grpIdx"])
     sets, names, attrs = assignments(changes)
-    condition = "cid = :cid AND ver = :ver"
+    condition = "cid = :cid"
+    if version is not None:
+        condition += " AND ver = :ver"
     if unused_only:
         condition += " AND useCnt = :zero"
-    expression = "SET " + ", ".join([*sets, "ver = ver + :one"])
+    # An edit of terms moves the version on; the memo alone does not (it is not pinned).
+    expression = "SET " + ", ".join([*sets, *(["ver = ver + :one"] if version is not None else [])])
     if removals:
         expression += " REMOVE " + ", ".join(removals)
-    pinned = values(cid=instance, ver=version, one=1, **({"zero": 0} if unused_only else {}))
+    pinned = values(
+        cid=instance,
+        **({} if version is None else {"ver": version, "one": 1}),
+        **({"zero": 0} if unused_only else {}),
+    )
     update = guarded_update(account, cpn_no, expression, condition, {**attrs, **pinned}, names)
     request(lambda db, _table: db.update_item(**update))
 
