@@ -1,28 +1,85 @@
 """template.yaml is the product's shape: one function per route, one layer, one table, and
 each function allowed exactly the DynamoDB actions its route needs."""
 
+import fnmatch
+import json
 from typing import Any
+
+import pytest
 
 from coupons import idempotency
 from coupons.store import client as store_client
 from devstack.template import load_template
 
 API = "/api/coupon/v1"
-# route -> (function, the DynamoDB actions it needs); GetItem everywhere reads the API key.
-# Create and bulk also claim, complete or free an Idempotency-Key record.
-IDEMPOTENT_CREATE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}
+# The items a function may reach, by the partition keys of store/keys.py (as IAM StringLike
+# patterns on dynamodb:LeadingKeys): API keys, coupons with their redemption records, one
+# route's Idempotency-Key records, account items (cursor keys), the listing indexes.
+API_KEYS, COUPONS, ACCOUNTS, INDEX_PARTITIONS = "KEY#*", "A#*#C#*", "ACCOUNT#*", "A#*"
+
+
+def _keys_of(route: str) -> str:
+    return f"A#*#IK#{route}#*"
+
+
+KEY_RECORD = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}  # claimed, completed, freed
+# function -> the (action, leading-key pattern) pairs it is granted; GetItem on API_KEYS is
+# authentication, and the only grant that reaches API keys at all.
+GRANTS: dict[str, set[tuple[str, str]]] = {
+    "CreateFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS)}
+    | {(action, _keys_of("create")) for action in KEY_RECORD},
+    "CreateBulkFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS)}
+    | {(action, _keys_of("create/bulk")) for action in KEY_RECORD},
+    "UpdateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS), ("UpdateItem", COUPONS)},
+    "ValidateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS)},
+    "RedeemFunction": {
+        ("GetItem", API_KEYS),
+        ("UpdateItem", COUPONS),
+        ("PutItem", COUPONS),  # the redemption record, under its coupon's partition
+        ("PutItem", _keys_of("redeem")),
+    },
+    "RedeemCancelFunction": {
+        ("GetItem", API_KEYS),
+        ("UpdateItem", COUPONS),
+        ("PutItem", _keys_of("redeem/cancel")),
+    },
+    "RedemptionsFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", COUPONS),
+        ("Query", COUPONS),
+        ("GetItem", ACCOUNTS),
+    },
+    "ListFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", ACCOUNTS),
+        ("BatchGetItem", COUPONS),
+        ("Query", INDEX_PARTITIONS),
+    },
+    "DeleteFunction": {("GetItem", API_KEYS), ("DeleteItem", COUPONS)},
+    "NotFoundFunction": set(),
+}
+
+
+def _actions(function: str) -> set[str]:
+    return {action for action, _ in GRANTS[function]}
+
+
+# route -> (function, the DynamoDB actions it needs)
 EXPECTED = {
-    f"POST {API}/create": ("CreateFunction", IDEMPOTENT_CREATE),
-    f"POST {API}/create/bulk": ("CreateBulkFunction", IDEMPOTENT_CREATE),
-    f"PUT {API}/update": ("UpdateFunction", {"GetItem", "UpdateItem"}),
-    f"GET {API}/validate": ("ValidateFunction", {"GetItem"}),
-    f"POST {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
-    f"PUT {API}/redeem": ("RedeemFunction", {"GetItem", "UpdateItem", "PutItem"}),
-    f"POST {API}/redeem/cancel": ("RedeemCancelFunction", {"GetItem", "UpdateItem", "PutItem"}),
-    f"GET {API}/redemptions": ("RedemptionsFunction", {"GetItem", "Query"}),
-    f"GET {API}/list": ("ListFunction", {"GetItem", "BatchGetItem", "Query"}),
-    f"DELETE {API}/delete": ("DeleteFunction", {"GetItem", "DeleteItem"}),
-    "ANY $default": ("NotFoundFunction", set()),
+    route: (function, _actions(function))
+    for route, function in {
+        f"POST {API}/create": "CreateFunction",
+        f"POST {API}/create/bulk": "CreateBulkFunction",
+        f"PUT {API}/update": "UpdateFunction",
+        f"GET {API}/validate": "ValidateFunction",
+        f"POST {API}/redeem": "RedeemFunction",
+        f"PUT {API}/redeem": "RedeemFunction",
+        f"POST {API}/redeem/cancel": "RedeemCancelFunction",
+        f"GET {API}/redemptions": "RedemptionsFunction",
+        f"GET {API}/list": "ListFunction",
+        f"DELETE {API}/delete": "DeleteFunction",
+        "ANY $default": "NotFoundFunction",
+    }.items()
 }
 TABLE = {"Fn::GetAtt": ["CouponTable", "Arn"]}
 INDEXES = {"Fn::Sub": "${CouponTable.Arn}/index/*"}
@@ -107,7 +164,7 @@ def test_least_privilege_every_statement_is_dynamodb_on_the_table() -> None:
         properties = function["Properties"]
         assert "Role" not in properties and not SAM_ADDS_POLICIES & set(properties), name
         for statement in _statements(function):
-            assert set(statement) == {"Effect", "Action", "Resource"}, name  # no Not*/Condition
+            assert set(statement) == {"Sid", "Effect", "Action", "Resource", "Condition"}, name
             assert statement["Effect"] == "Allow"
             actions = statement["Action"]
             assert isinstance(actions, list) and actions, name
@@ -125,6 +182,66 @@ def test_least_privilege_every_statement_is_dynamodb_on_the_table() -> None:
         assert text not in ("*", "dynamodb:*", "dynamodb:Scan"), text
     iam = {name for name, r in RESOURCES.items() if r["Type"].startswith("AWS::IAM::")}
     assert iam == set()
+
+
+def _leading_keys(statement: dict[str, Any]) -> list[str]:
+    """The statement's only condition: every leading key matches one of these patterns."""
+    assert list(statement["Condition"]) == ["ForAllValues:StringLike"]
+    assert list(statement["Condition"]["ForAllValues:StringLike"]) == ["dynamodb:LeadingKeys"]
+    patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert isinstance(patterns, list) and patterns
+    return list(patterns)
+
+
+def test_each_function_reaches_only_the_items_its_route_needs() -> None:
+    """Least privilege at the item level: each grant is scoped by dynamodb:LeadingKeys, so
+    create cannot touch an API key, only list and redemptions read account items (cursor
+    keys), and a route's Idempotency-Key records are its own."""
+    for name, function in _functions().items():
+        granted = {
+            (action.removeprefix("dynamodb:"), pattern)
+            for statement in _statements(function)
+            for action in statement["Action"]
+            for pattern in _leading_keys(statement)
+        }
+        assert granted == GRANTS[name], name
+    for name, grants in GRANTS.items():
+        assert {action for action, keys in grants if keys == API_KEYS} <= {"GetItem"}, name
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "matches"),
+    [
+        (COUPONS, "A#acct_0123456789abcdef#C#WELCOME2026", True),
+        (COUPONS, "A#acct_0123456789abcdef#IK#redeem#" + "ab" * 32, False),
+        (COUPONS, "KEY#" + "ab" * 32, False),
+        (COUPONS, "ACCOUNT#acct_0123456789abcdef", False),
+        (_keys_of("create"), "A#acct_0123456789abcdef#IK#create#" + "ab" * 32, True),
+        (_keys_of("create"), "A#acct_0123456789abcdef#IK#create/bulk#" + "ab" * 32, False),
+        (_keys_of("redeem"), "A#acct_0123456789abcdef#IK#redeem/cancel#" + "ab" * 32, False),
+        (_keys_of("redeem"), "A#acct_0123456789abcdef#C#WELCOME2026", False),
+        (INDEX_PARTITIONS, "A#acct_0123456789abcdef#G#7", True),
+        (API_KEYS, "ACCOUNT#acct_0123456789abcdef", False),
+    ],
+)
+def test_leading_key_patterns_separate_the_record_kinds(
+    pattern: str, key: str, matches: bool
+) -> None:
+    """IAM's StringLike (`*` any run of characters, case-sensitive) against real keys."""
+    assert fnmatch.fnmatchcase(key, pattern) is matches
+
+
+def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets() -> None:
+    assert RESOURCES["CouponTable"]["Properties"]["DeletionProtectionEnabled"] is True
+    settings = RESOURCES["CouponApi"]["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["CouponApiAccessLogs", "Arn"]}
+    line = json.loads(settings["Format"])  # one JSON object per request
+    fields = " ".join(line.values())
+    assert "$context.requestId" in fields and "$context.status" in fields
+    for secret in ("header", "querystring", "body", "authorizer", "path"):  # nor $context.path
+        assert secret not in fields.lower(), secret
+    logs = RESOURCES["CouponApiAccessLogs"]
+    assert logs["Type"] == "AWS::Logs::LogGroup" and logs["Properties"]["RetentionInDays"]
 
 
 def test_query_routes_are_read_only() -> None:
