@@ -89,6 +89,10 @@ COUPON_EXTRAS: Schema = {
         "description": "The discount in the request's language: `10%`, `$5`, `$5.50`, `₩5,000`.",
     },
     "imgUrl": {"type": "string", "description": "Always empty (kept for the seed API)."},
+    "onsitePwdSet": {
+        "type": "boolean",
+        "description": "Whether the coupon has an on-site password (which is never shown).",
+    },
     "useCnt": {"type": "integer", "minimum": 0},
     "regYmdt": {
         "type": "string",
@@ -96,6 +100,10 @@ COUPON_EXTRAS: Schema = {
         "description": "Creation time in the deployment's time zone.",
     },
 }
+SHOWN_PASSWORD = (
+    'Always "": the on-site password is stored as a digest and never shown (unlike the seed '
+    "page, which echoes it); onsitePwdSet says whether there is one."
+)
 # Notes on request fields the models' schemas cannot say; tests check each names a field.
 FIELD_NOTES = {
     "cpnNo": CODE_INPUT_DOC,
@@ -406,6 +414,8 @@ def _coupon_schema() -> Schema:
         prop.pop("default", None)
         if name in FIELD_NOTES:
             prop["description"] = FIELD_NOTES[name]
+        if name == "onsitePwd":  # stored as a digest and never shown
+            prop = {"type": "string", "const": "", "description": SHOWN_PASSWORD}
         properties[name] = _ordered(prop)
     properties.update({k: v for k, v in COUPON_EXTRAS.items() if k != "cpnNo"})
     return {

@@ -127,7 +127,9 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
             today,
             clock.now_ms(),
             user_id=request["userId"],
-            onsite_pwd=request["onsitePwd"],
+            onsite_pwd=rules.presented_as_stored(
+                stored["onsitePwd"], account, request["onsitePwd"]
+            ),
             redeeming=True,
         )
         seen.add(answer.code)

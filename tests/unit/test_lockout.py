@@ -12,7 +12,9 @@ from coupons import rules
 from coupons.records import StoredCoupon
 from coupons.store import accounts as account_items
 from coupons.store import coupons as coupon_items
-from tests.conftest import Api, Response
+from coupons.store.client import client
+from coupons.store.keys import coupon_key
+from tests.conftest import TABLE_NAME, Api, Response, account_of
 
 PIN = "1234"
 MINUTE_MS = 60_000
@@ -243,3 +245,48 @@ def test_password_lock_seconds_rounds_up_and_needs_a_password() -> None:
     assert rules.password_lock_seconds({"onsitePwd": PIN}, 0) == 0
     lock_end = {"onsitePwd": PIN, "pwdLockedUntil": 10 + rules.PASSWORD_LOCK_MS}
     assert rules.password_lock_seconds(lock_end, 0) == 15 * 60  # never more than the lock lasts
+
+
+def test_the_password_is_stored_as_a_digest_and_never_shown(api: Api) -> None:
+    code = _pin_coupon(api)
+    stored = _stored(api, code)["onsitePwd"]
+    assert stored.startswith(rules.PASSWORD_DIGEST) and PIN not in stored
+    shown = api.validate(code).result
+    assert (shown["onsitePwd"], shown["onsitePwdSet"]) == ("", True)
+    assert api.list().result["items"][0]["onsitePwd"] == ""
+    assert api.redeem(code, onsitePwd=stored).code == 4225  # the digest is not the password
+    assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_the_same_password_in_another_account_is_another_digest(api: Api, other_api: Api) -> None:
+    mine, theirs = _pin_coupon(api), _pin_coupon(other_api)
+    assert _stored(api, mine)["onsitePwd"] != _stored(other_api, theirs)["onsitePwd"]
+
+
+def test_editing_the_password_keeps_it_a_digest_and_an_unchanged_one_changes_nothing(
+    api: Api,
+) -> None:
+    code = _pin_coupon(api)
+    before = _stored(api, code)
+    assert api.update(code, onsitePwd=PIN).code == 0  # the same password: no change
+    assert _stored(api, code)["ver"] == before["ver"]
+    assert api.update(code, nm="renamed").code == 0  # other edits keep the digest
+    assert _stored(api, code)["onsitePwd"] == before["onsitePwd"]
+    assert api.update(code, onsitePwd="x" * 21).code == 4001  # still validated when edited
+    assert api.update(code, onsitePwd="5678").code == 0
+    assert api.redeem(code, onsitePwd=PIN).code == 4225
+    assert api.redeem(code, onsitePwd="5678").code == 0
+    assert api.update(code, onsitePwd="").code == 4091  # used: the password is a term
+
+
+def test_a_coupon_stored_before_digests_keeps_its_clear_password_working(api: Api) -> None:
+    code = _pin_coupon(api)
+    client().update_item(  # as a coupon created by an earlier version was stored
+        TableName=TABLE_NAME,
+        Key=coupon_key(account_of(api), code),
+        UpdateExpression="SET onsitePwd = :clear",
+        ExpressionAttributeValues={":clear": {"S": PIN}},
+    )
+    assert api.validate(code).result["onsitePwd"] == ""
+    assert api.redeem(code, onsitePwd="9999").code == 4225
+    assert api.redeem(code, onsitePwd=PIN).code == 0

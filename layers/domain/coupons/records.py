@@ -15,7 +15,7 @@ class CouponTermsRecord(TypedDict):
     endYmd: str
     useLimit: int
     onsiteYn: str
-    onsitePwd: str
+    onsitePwd: str  # stored: rules.password_digest (or, from before digests, in clear)
     webhookEnableYn: str
     grpIdx: int
     tmplIdx: int
@@ -94,6 +94,7 @@ class CouponObject(CouponTermsRecord):
     """The coupon as the validation page shows it (views.py), plus our extra fields."""
 
     cpnNo: str
+    onsitePwdSet: bool  # onsitePwd itself is always ""
     formatDiscCurrency: str
     imgUrl: str
     useCnt: int

@@ -1,5 +1,6 @@
 """Coupon rules that are not field shapes: codes, dates, eligibility and refusal order."""
 
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -31,6 +32,34 @@ MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
 PASSWORD_FAILURES = 5
 PASSWORD_WINDOW_MS = 15 * 60 * 1000
 PASSWORD_LOCK_MS = 15 * 60 * 1000
+
+
+# On-site passwords are stored as digests, never in clear, and never shown (the coupon object
+# says only whether there is one). Salted by the account: coupons of one account that share a
+# password (a bulk batch) share its digest, which the lockout counts across. Coupons stored
+# before digests hold their password in clear; redemption accepts either form.
+PASSWORD_DIGEST = "h1:"
+
+
+def password_digest(account: str, password: str) -> str:
+    """How an on-site password is stored ("" for none)."""
+    if not password:
+        return ""
+    salted = f"{account}\n{password}".encode(errors="surrogatepass")
+    return PASSWORD_DIGEST + hashlib.sha256(salted).hexdigest()
+
+
+def presented_forms(account: str, presented: str) -> tuple[str, str]:
+    """The stored forms a presented password matches: its digest, and itself for a coupon
+    stored in clear (a presented text that looks like a digest matches only as a digest)."""
+    digest = password_digest(account, presented)
+    return digest, digest if presented.startswith(PASSWORD_DIGEST) else presented
+
+
+def presented_as_stored(stored: str, account: str, presented: str) -> str:
+    """The presented password in the form the coupon keeps its own (for `refusal`)."""
+    digest, clear = presented_forms(account, presented)
+    return digest if stored.startswith(PASSWORD_DIGEST) else clear
 
 
 def normalize_code(raw: object, field: str = "cpnNo") -> str:

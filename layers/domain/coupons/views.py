@@ -24,7 +24,7 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
         "useLimit": coupon["useLimit"],
         "imgUrl": "",
         "onsiteYn": coupon["onsiteYn"],
-        "onsitePwd": coupon["onsitePwd"],
+        "onsitePwd": "",  # never shown: it would hand the password to every key holder
         "memo": coupon["memo"],
         "url": coupon["url"],
         "userId": coupon["userId"],
@@ -40,6 +40,7 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
         "color": coupon["color"],
         "background": coupon["background"],
         "webhookEnableYn": coupon["webhookEnableYn"],
+        "onsitePwdSet": bool(coupon["onsitePwd"]),
     }
 
 

@@ -38,15 +38,18 @@ def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
     return cast(StoredCoupon, coupon)
 
 
-def _terms(request: "CreateRequest | BulkCreateRequest") -> CouponTermsRecord:
+def _terms(account: str, request: "CreateRequest | BulkCreateRequest") -> CouponTermsRecord:
     from coupons.models import TERM_FIELDS
 
-    return _with_defaults(cast(CouponTermsRecord, request.model_dump(include=set(TERM_FIELDS))))
+    terms = cast(CouponTermsRecord, request.model_dump(include=set(TERM_FIELDS)))
+    return _as_stored(account, terms)
 
 
-def _with_defaults(terms: CouponTermsRecord) -> CouponTermsRecord:
-    """Defaults that come from the deployment rather than the model."""
+def _as_stored(account: str, terms: CouponTermsRecord) -> CouponTermsRecord:
+    """Validated terms as they are stored: the deployment's defaults filled in, the on-site
+    password as its digest."""
     terms["domain"] = terms["domain"] or settings.current().public_base_url
+    terms["onsitePwd"] = rules.password_digest(account, terms["onsitePwd"])
     return terms
 
 
@@ -57,7 +60,7 @@ def create_coupon(
 
 
 def _create(account: str, request: "CreateRequest") -> str:
-    coupon = _new_coupon(_terms(request))
+    coupon = _new_coupon(_terms(account, request))
     if request.cpnNo:
         coupon["cpnNo"] = rules.normalize_code(request.cpnNo)
         if not coupon_items.put_new(account, coupon):
@@ -82,7 +85,7 @@ def create_coupons(
 def _create_bulk(account: str, request: "BulkCreateRequest") -> list[str]:
     """`count` coupons in one all-or-nothing transaction; codes that turn out to be taken are
     drawn again and the whole batch retried."""
-    terms = _terms(request)
+    terms = _terms(account, request)
     coupons = [_new_coupon(terms) for _ in range(request.count)]
     redraw: list[int] = list(range(request.count))
     for _ in range(_GENERATE_ATTEMPTS):
@@ -112,12 +115,12 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
             raise CouponError(ErrorCode.COUPON_NOT_FOUND)
         stored_terms: Mapping[str, object] = stored
         current = {name: stored_terms[name] for name in TERM_FIELDS}
-        merged = _with_defaults(
-            cast(
-                CouponTermsRecord,
-                parse(CouponTerms, {**current, **edits}, today=clock.today()).model_dump(),
-            )
-        )
+        # The stored password is a digest: only an edited one is validated (and digested).
+        unchanged_password = {"onsitePwd": ""} if "onsitePwd" not in edits else {}
+        parsed = parse(CouponTerms, {**current, **unchanged_password, **edits}, today=clock.today())
+        merged = _as_stored(account, cast(CouponTermsRecord, parsed.model_dump()))
+        if "onsitePwd" not in edits:
+            merged["onsitePwd"] = stored["onsitePwd"]
         changes = {name: value for name, value in merged.items() if value != current[name]}
         if not changes:
             return cpn_no

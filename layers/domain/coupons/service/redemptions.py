@@ -109,7 +109,7 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
             code,
             today=today,
             user_id=request.userId,
-            onsite_pwd=request.onsitePwd,
+            onsite_pwd=rules.presented_forms(account, request.onsitePwd),
             use_count=belief[0] if pinned else None,
             use_limit=belief[1],
             record={
@@ -146,7 +146,7 @@ def _refused(
         date.fromisoformat(today),
         at,
         user_id=request.userId,
-        onsite_pwd=request.onsitePwd,
+        onsite_pwd=rules.presented_as_stored(coupon["onsitePwd"], account, request.onsitePwd),
         redeeming=True,
     )
     if refused is None:

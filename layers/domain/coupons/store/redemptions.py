@@ -31,7 +31,7 @@ REDEEM_RULES = (
     "attribute_exists(PK)"
     " AND strtYmd <= :today AND endYmd >= :today"
     " AND {user_rule}"
-    " AND (onsitePwd = :empty OR (onsitePwd = :pwd AND {unlocked}))"
+    " AND (onsitePwd = :empty OR ((onsitePwd = :pwd OR onsitePwd = :clearpwd) AND {unlocked}))"
     " AND (useLimit = :zero OR useCnt < useLimit)"
     " AND useLimit = :limit"
     " AND regTs <= :ts"
@@ -51,7 +51,7 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     *,
     today: str,
     user_id: str,
-    onsite_pwd: str,
+    onsite_pwd: tuple[str, str],
     use_count: int | None,
     use_limit: int,
     record: RedemptionRecord,
@@ -59,7 +59,8 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     guard: Guard | None = None,
 ) -> None:
     """Count one use and write the redemption record (and the request's idempotency record)
-    in one transaction. A coupon with an on-site password must not be locked at `now` (ms);
+    in one transaction. A coupon with an on-site password must hold one of `onsite_pwd`
+    (rules.presented_forms) and must not be locked at `now` (ms);
     the use forgets its password failures (and an ended lock) in the same update.
 
     `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
@@ -71,7 +72,8 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     attrs = values(
         today=today,
         empty="",
-        pwd=onsite_pwd,
+        pwd=onsite_pwd[0],
+        clearpwd=onsite_pwd[1],
         zero=0,
         one=1,
         limit=use_limit,
