@@ -104,6 +104,7 @@ SHOWN_PASSWORD = (
     'Always "": the on-site password is stored as a digest and never shown (unlike the seed '
     "page, which echoes it); onsitePwdSet says whether there is one."
 )
+SHOWN_PASSWORD_SCHEMA: Schema = {"type": "string", "const": "", "description": SHOWN_PASSWORD}
 # Notes on request fields the models' schemas cannot say; tests check each names a field.
 FIELD_NOTES = {
     "cpnNo": CODE_INPUT_DOC,
@@ -414,9 +415,8 @@ def _coupon_schema() -> Schema:
         prop.pop("default", None)
         if name in FIELD_NOTES:
             prop["description"] = FIELD_NOTES[name]
-        if name == "onsitePwd":  # stored as a digest and never shown
-            prop = {"type": "string", "const": "", "description": SHOWN_PASSWORD}
-        properties[name] = _ordered(prop)
+        shown = SHOWN_PASSWORD_SCHEMA if name == "onsitePwd" else prop  # never shown
+        properties[name] = _ordered(shown)
     properties.update({k: v for k, v in COUPON_EXTRAS.items() if k != "cpnNo"})
     return {
         "type": "object",

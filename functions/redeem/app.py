@@ -9,5 +9,6 @@ from coupons.service.redemptions import redeem_coupon
 
 @endpoint
 def handler(request: Request) -> UseResult | Replayed[UseResult]:
-    key = request.idempotency("redeem")
+    # The password is judged by the redemption (lockout included), never by a replay's 4226.
+    key = request.idempotency("redeem", private=["onsitePwd"])
     return redeem_coupon(request.account, request.body(RedeemRequest), key)

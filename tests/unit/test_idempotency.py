@@ -121,15 +121,58 @@ def test_replay_survives_a_cold_container(api: Api) -> None:
     assert api.validate(code).result["useCnt"] == 1
 
 
-def test_redeem_retry_after_the_redemption_was_cancelled_does_not_redeem_again(
+def test_redeem_retry_after_the_redemption_was_cancelled_is_4227_and_redeems_nothing(
     api: Api,
 ) -> None:
+    """A replay never reports a use that no longer counts (before: 200 with the cancelled
+    rdmId, while another order held the coupon's only use)."""
     code = api.create().result
     keyed = api.with_key("order-1005")
     first = keyed.redeem(code)
     api.cancel(code, first.result["rdmId"])
-    _assert_replay_of(first, keyed.redeem(code))
-    assert api.validate(code).result["useCnt"] == 0
+    assert api.redeem(code).code == 0  # another order takes the use back
+    again = keyed.redeem(code)
+    assert (again.status, again.code, again.result) == (422, 4227, None)
+    assert REPLAYED not in again.headers
+    assert api.validate(code).code == 4222  # one use, counted once
+
+
+@pytest.mark.parametrize("recreate", [False, True])
+def test_redeem_retry_after_the_coupon_was_deleted_is_4227(api: Api, recreate: bool) -> None:
+    code = api.create(cpnNo="GONE23456", useLimit=0).result
+    keyed = api.with_key("order-1006")
+    assert keyed.redeem(code).code == 0
+    api.delete(code)
+    if recreate:
+        api.create(cpnNo="GONE23456", useLimit=0)
+    assert keyed.redeem(code).code == 4227
+    if recreate:
+        assert api.validate(code).result["useCnt"] == 0  # nothing counted on the new one
+
+
+def test_a_replay_is_no_password_oracle(api: Api) -> None:
+    """The key keeps the password out of 4226: a retry with another password is a wrong
+    password (4225, counted towards the lock); once locked, every retry is 4290, the right
+    password included, as a redemption would be."""
+    code = api.create(useLimit=0, onsitePwd="2468").result
+    keyed = api.with_key("order-pin")
+    first = keyed.redeem(code, onsitePwd="2468")
+    assert first.code == 0
+    _assert_replay_of(first, keyed.redeem(code, onsitePwd="2468"))
+    answers = [keyed.redeem(code, onsitePwd=f"{guess:04d}").code for guess in range(5)]
+    assert answers == [4225] * 5  # each counted: the fifth locks
+    locked = [keyed.redeem(code, onsitePwd=pwd) for pwd in ("0005", "2468")]
+    assert [(a.status, a.code) for a in locked] == [(429, 4290), (429, 4290)]
+    assert all(0 < int(a.headers["Retry-After"]) <= 900 for a in locked)
+    assert api.redeem(code, onsitePwd="2468").code == 4290  # the coupon itself is locked
+    assert keyed.redeem(code, onsitePwd="2468", memo="other").code == 4226  # other body
+
+
+def test_a_replay_on_a_coupon_without_password_is_4226_for_another_password(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    keyed = api.with_key("order-nopin")
+    assert keyed.redeem(code).code == 0
+    assert keyed.redeem(code, onsitePwd="1234").code == 4226
 
 
 def _a_day_later(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -451,13 +494,17 @@ def test_redeem_is_one_dynamodb_request_with_or_without_a_key(
     assert dynamodb_requests == ["TransactWriteItems"]
 
 
-def test_redeem_replay_is_one_dynamodb_request(api: Api, dynamodb_requests: list[str]) -> None:
+def test_redeem_replay_is_two_dynamodb_requests(api: Api, dynamodb_requests: list[str]) -> None:
+    """The refused transaction returns the key's record; one more read checks that the use
+    it reports still counts (the first redemption stays one request)."""
     code = api.create().result
     keyed = api.with_key("order-7")
+    dynamodb_requests.clear()
     keyed.redeem(code)
+    assert dynamodb_requests == ["TransactWriteItems"]
     dynamodb_requests.clear()
     assert keyed.redeem(code).headers[REPLAYED] == "true"
-    assert dynamodb_requests == ["TransactWriteItems"]
+    assert dynamodb_requests == ["TransactWriteItems", "BatchGetItem"]
 
 
 def test_cancel_with_a_key_is_one_dynamodb_request(api: Api, dynamodb_requests: list[str]) -> None:

@@ -36,6 +36,7 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("GetItem", API_KEYS),
         ("UpdateItem", COUPONS),
         ("PutItem", COUPONS),  # the redemption record, under its coupon's partition
+        ("BatchGetItem", COUPONS),  # a replay checks the coupon and the record still stand
         ("PutItem", _keys_of("redeem")),
     },
     "RedeemCancelFunction": {

@@ -2,7 +2,7 @@
 and map results and CouponErrors to the `{code, message, result}` envelope — in one place."""
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -93,12 +93,14 @@ class Request:
     def param(self, name: str) -> str | None:
         return self.params.get(name)
 
-    def idempotency(self, route: str) -> IdempotencyKey | None:
+    def idempotency(self, route: str, *, private: Iterable[str] = ()) -> IdempotencyKey | None:
         """The request's Idempotency-Key on `route` (None when absent), or 400/4001 when
-        malformed."""
+        malformed; `private` body fields are judged by the operation, not by 4226."""
         body = self.json()  # a body that is not JSON (4000) is answered before a bad key
         key = checked_key(self.header(IDEMPOTENCY_HEADER.lower()))
-        return None if key is None else IdempotencyKey(self.account, route, key, body)
+        if key is None:
+            return None
+        return IdempotencyKey(self.account, route, key, body, frozenset(private))
 
     def body[M: "BaseModel"](self, model: type[M]) -> M:
         """The body parsed into `model` (models.py), or 400/4000 / 4001. Pydantic loads with

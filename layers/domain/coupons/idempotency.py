@@ -34,9 +34,12 @@ KEY_SHAPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 
 @dataclass(frozen=True)
 class Replayed[T]:
-    """The remembered result of an earlier request with the same key and body."""
+    """The remembered result of an earlier request with the same key and body. When the key
+    keeps some fields private (a password), `private_matches` says whether this request
+    presented the same values as the first one did."""
 
     result: T
+    private_matches: bool = True
 
 
 def checked_key(raw: str | None) -> str | None:
@@ -61,19 +64,31 @@ class IdempotencyKey:
     route: str
     key: str
     body: Mapping[str, Any]
+    # Body fields kept out of the body's hash (an on-site password): a retry that differs
+    # only in them is not told so by 4226, so that a replay is never an oracle for them; the
+    # operation judges them itself (Replayed.private_matches).
+    private: frozenset[str] = frozenset()
 
     @property
     def pk(self) -> str:
         return idempotency_pk(self.account, self.route, _hash(self.key))
 
-    def _body_hash(self) -> str:
-        """SHA-256 of the body's canonical UTF-8 JSON; a body that is not text (a lone
-        surrogate, which JSON's \\u escapes allow in an ignored field) is 400/4000."""
-        canonical = json.dumps(self.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    def _body_hash(self, *, whole: bool = False) -> str:
+        """SHA-256 of the body's canonical UTF-8 JSON, without the private fields unless
+        `whole`; a body that is not text (a lone surrogate, which JSON's \\u escapes allow
+        in an ignored field) is 400/4000."""
+        shown = {k: v for k, v in self.body.items() if whole or k not in self.private}
+        canonical = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         try:
             return _hash(canonical)
         except UnicodeEncodeError:
             raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
+
+    def _private_hash(self) -> str:
+        """The private fields' values, hashed with the key's own partition as salt."""
+        private = {k: v for k, v in self.body.items() if k in self.private}
+        canonical = json.dumps(private, sort_keys=True, separators=(",", ":"))
+        return _hash(self.pk + "\n" + canonical)
 
     def guard(self, result: object) -> Guard:
         """The completed record to claim in the same transaction as the effect it remembers."""
@@ -83,15 +98,23 @@ class IdempotencyKey:
             "validation": self._body_hash(),
             "data": json.dumps(result, separators=(",", ":")),
         }
+        if self.private:
+            record["privateHash"] = self._private_hash()
         return Guard(self.pk, record)
 
     def replay(self, record: IdempotencyRecord) -> Replayed[Any]:
-        """What this request gets when its key already has `record`."""
-        if record.get("validation") != self._body_hash():
+        """What this request gets when its key already has `record`: 4226 when the body (but
+        its private fields) differs, 4092 while the first request still runs, else the first
+        answer. A record written before private fields existed hashed the whole body."""
+        if record.get("validation") == self._body_hash(whole=True):
+            private_matches = True
+        elif self.private and record.get("validation") == self._body_hash():
+            private_matches = record.get("privateHash") == self._private_hash()
+        else:
             raise CouponError(ErrorCode.IDEMPOTENCY_MISMATCH)
         if record.get("status") != "COMPLETED":
             raise CouponError(ErrorCode.IDEMPOTENCY_IN_PROGRESS)
-        return Replayed(json.loads(str(record.get("data"))))
+        return Replayed(json.loads(str(record.get("data"))), private_matches)
 
     def run[T](self, operation: Callable[[], T]) -> T | Replayed[T]:
         """Run `operation` once for this key, through powertools' idempotency utility

@@ -64,6 +64,7 @@ class IdempotencyRecord(TypedDict):
     expiresAt: int  # s since the epoch (the table's TTL attribute)
     validation: str  # the SHA-256 of the request body
     data: NotRequired[str]  # the first answer's result, as JSON
+    privateHash: NotRequired[str]  # the fields kept out of `validation` (a password), salted
     inProgressExpiresAt: NotRequired[int]  # ms; a claim older than this is free again
 
 

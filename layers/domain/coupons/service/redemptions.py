@@ -16,6 +16,7 @@ from coupons.idempotency import IdempotencyKey, Replayed, guarded
 from coupons.observability import count
 from coupons.queries import HistoryQuery
 from coupons.records import Page, RedemptionView, StoredCoupon, UseResult
+from coupons.service.lockout import refuse_wrong_password
 from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
@@ -40,9 +41,6 @@ _SEEN_LIMIT = 10_000
 _FIRST_GUESS: Belief = (0, 1)
 _FIRST_CANCEL_GUESS: Belief = (1, 1)
 containers.on_reset(_seen.clear)
-# Attempts to count one wrong on-site password. Each failed attempt means another failure was
-# counted (at most rules.PASSWORD_FAILURES before the lock answers) or a redemption reset them.
-_COUNT_ATTEMPTS = 3 * rules.PASSWORD_FAILURES
 
 
 def redeem_coupon(
@@ -82,7 +80,7 @@ def redeem_coupon(
             belief, not_before = actual, int(coupon["regTs"])
             continue
         if replayed is not None:
-            return replayed
+            return _still_standing(account, code, request, replayed)
         _remember(account, code, result["useCnt"], belief[1])
         count("Redemptions")
         return result
@@ -126,6 +124,33 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
     return write
 
 
+def _still_standing(
+    account: str, code: str, request: "RedeemRequest", replayed: Replayed[UseResult]
+) -> Replayed[UseResult]:
+    """A retry of a redemption gets its first answer only while that use still counts, and
+    is never an oracle for the on-site password (which its key keeps out of 4226): one more
+    read of the coupon and the record, then
+    - the coupon deleted or re-created, or the redemption cancelled: 4227;
+    - the coupon locked by wrong passwords: 4290, whatever the password;
+    - another password than the first request's: counted as a wrong one (4225, or 4290);
+    - else the first answer again."""
+    coupon, record = redemption_items.standing(account, code, replayed.result["rdmId"])
+    if coupon is None or record is None or coupon["regTs"] > record["regTs"]:
+        raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
+    at = clock.now_ms()
+    if coupon["onsitePwd"]:
+        locked = rules.password_lock_seconds(coupon, at)
+        if locked:
+            raise CouponError(ErrorCode.TOO_MANY_REQUESTS, retry_after=locked)
+        if not replayed.private_matches:
+            refuse_wrong_password(account, code, coupon, at)
+    elif not replayed.private_matches:  # no password to guard: just another request body
+        raise CouponError(ErrorCode.IDEMPOTENCY_MISMATCH)
+    if record["status"] != "REDEEMED":
+        raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
+    return replayed
+
+
 def _refused(
     account: str,
     code: str,
@@ -152,47 +177,11 @@ def _refused(
     if refused is None:
         return coupon
     if refused is ErrorCode.ONSITE_PASSWORD:
-        locked = _count_wrong_password(account, code, coupon, at)
-        if locked is not None:
-            refused, coupon = ErrorCode.TOO_MANY_REQUESTS, locked
+        refuse_wrong_password(account, code, coupon, at)
     count("RedemptionsRejected", reason=refused.name)
     if refused is ErrorCode.TOO_MANY_REQUESTS:
         raise CouponError(refused, retry_after=rules.password_lock_seconds(coupon, at)) from None
     raise CouponError(refused) from None
-
-
-def _count_wrong_password(
-    account: str, code: str, coupon: StoredCoupon, at: int
-) -> StoredCoupon | None:
-    """Count one wrong on-site password presented at `at` on `coupon` (as the refused
-    redemption returned it): a compare-and-set of its recent failures, repeated on the coupon
-    each refusal returns. None once counted (the answer stays 4225, also for the failure that
-    locks the coupon); the coupon when it turns out locked already (4290). A coupon deleted or
-    re-created meanwhile has nothing to count on (4225)."""
-    for _ in range(_COUNT_ATTEMPTS):
-        failures, locked_until = rules.after_wrong_password(coupon, at)
-        try:
-            coupon_items.count_wrong_password(
-                account,
-                code,
-                instance=coupon["cid"],
-                seen=coupon.get("pwdFailTs"),
-                failures=failures,
-                locked_until=locked_until,
-                now=at,
-            )
-        except ConditionFailed as failed:
-            now_stored = coupon_items.as_coupon(failed.old)
-            if now_stored is None or now_stored["cid"] != coupon["cid"]:
-                return None
-            coupon = now_stored
-            if rules.password_lock_seconds(coupon, at):
-                return coupon
-            continue
-        if locked_until is not None:
-            count("PasswordLockouts")
-        return None
-    raise storage_busy()
 
 
 def cancel_redemption(

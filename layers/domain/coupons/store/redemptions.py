@@ -13,12 +13,18 @@ locked coupon with a password, and a successful redemption removes both in the s
 from typing import TYPE_CHECKING, cast
 
 from coupons import settings
-from coupons.records import RedemptionRecord
-from coupons.store.client import ConditionFailed, request
+from coupons.records import RedemptionRecord, StoredCoupon
+from coupons.store.client import ConditionFailed, Unfinished, request
 from coupons.store.coupons import UNLOCKED, as_coupon, guarded_update
 from coupons.store.idempotency import Guard, transact_guarded
-from coupons.store.items import from_item, to_item, values
-from coupons.store.keys import REDEMPTION_PREFIX, coupon_pk, redemption_key
+from coupons.store.items import Item, from_item, to_item, values
+from coupons.store.keys import (
+    COUPON_SK,
+    REDEMPTION_PREFIX,
+    coupon_key,
+    coupon_pk,
+    redemption_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -182,6 +188,29 @@ def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the cond
             raise NotCancellable()
         raise ConditionFailed(old)
     raise RuntimeError(f"cancellation refused: {[r.get('Code') for r in cancelled.reasons]}")
+
+
+def standing(
+    account: str, cpn_no: str, rdm_id: str
+) -> tuple[StoredCoupon | None, RedemptionRecord | None]:
+    """The coupon and one of its redemption records as they are now (strongly consistent),
+    in one BatchGetItem: what a replayed redemption is checked against."""
+    wanted = [coupon_key(account, cpn_no), redemption_key(account, cpn_no, rdm_id)]
+    found: list[Item] = []
+
+    def send(db: "DynamoDBClient", table: str) -> None:
+        nonlocal wanted
+        response = db.batch_get_item(RequestItems={table: {"Keys": wanted, "ConsistentRead": True}})
+        found.extend(item for item in map(from_item, response["Responses"].get(table, [])) if item)
+        unprocessed = response.get("UnprocessedKeys", {}).get(table)
+        wanted = list(unprocessed["Keys"]) if unprocessed else []
+        if wanted:
+            raise Unfinished
+
+    request(send)
+    coupon = next((item for item in found if item["SK"] == COUPON_SK), None)
+    record = next((item for item in found if item["SK"] != COUPON_SK), None)
+    return as_coupon(coupon), None if record is None else cast(RedemptionRecord, record)
 
 
 def history(
