@@ -81,3 +81,28 @@ def test_second_key_reaches_the_same_account(api: Api) -> None:
 def test_generated_keys_have_at_least_32_bytes_of_entropy() -> None:
     keys = {auth.new_api_key() for _ in range(50)}
     assert len(keys) == 50 and min(len(k) for k in keys) >= 43  # 32 bytes in base64url
+
+
+def test_a_refused_key_is_remembered_and_costs_no_read_when_it_repeats(
+    api: Api, dynamodb_requests: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = Api("a-key-nobody-issued-0123456789")
+    assert bad.validate("NOSUCHCODE").code == 4010
+    dynamodb_requests.clear()
+    assert [bad.validate("NOSUCHCODE").code for _ in range(20)] == [4010] * 20
+    assert dynamodb_requests == []  # before: one GetItem each
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + auth.REFUSED_SECONDS + 1)
+    assert bad.validate("NOSUCHCODE").code == 4010
+    assert dynamodb_requests == ["GetItem"]  # looked up again once the memory lapses
+
+
+def test_a_flood_of_bad_keys_does_not_evict_the_good_ones(
+    api: Api, dynamodb_requests: list[str]
+) -> None:
+    assert api.validate("NOSUCHCODE").code == 4040
+    for n in range(auth.CACHE_LIMIT + 10):
+        assert Api(f"bad-key-{n:06d}-0123456789abcdef").validate("NOSUCHCODE").code == 4010
+    dynamodb_requests.clear()
+    assert api.validate("NOSUCHCODE").code == 4040
+    assert dynamodb_requests == ["GetItem"]  # the coupon read only: the good key stayed cached

@@ -2,7 +2,9 @@
 
 A small per-container cache saves the key lookup on warm invocations; a revoked key stops
 working within CACHE_SECONDS (one GetItem per key and container every 5 s at most: nothing
-next to a redemption's write).
+next to a redemption's write). Keys that fail are remembered too, apart (so a flood of bad
+keys can neither evict the good ones nor cost a read each time it repeats one): a key created
+after a container refused it works there within REFUSED_SECONDS.
 """
 
 import hashlib
@@ -16,9 +18,12 @@ from coupons.store import accounts
 SCHEME = "apikey"
 MAX_KEY_LENGTH = 256
 CACHE_SECONDS = 5.0
-_CACHE_LIMIT = 1024
+REFUSED_SECONDS = 10.0
+CACHE_LIMIT = 1024
 _cache: dict[str, tuple[str, float]] = {}
+_refused: dict[str, float] = {}
 containers.on_reset(_cache.clear)
+containers.on_reset(_refused.clear)
 
 
 def new_api_key() -> str:
@@ -42,14 +47,22 @@ def authenticate(authorization: str | None) -> str:
     if scheme.lower() != SCHEME or not api_key or len(api_key) > MAX_KEY_LENGTH:
         raise CouponError(ErrorCode.UNAUTHORIZED)
     hashed = key_hash(api_key)
+    now = time.monotonic()
     cached = _cache.get(hashed)
-    if cached and cached[1] > time.monotonic():
+    if cached and cached[1] > now:
         return cached[0]
+    if _refused.get(hashed, 0.0) > now:
+        raise CouponError(ErrorCode.UNAUTHORIZED)
     record = accounts.get_api_key(hashed)
     if record is None or record["revoked"]:
         _cache.pop(hashed, None)
+        _remember(_refused, hashed, now + REFUSED_SECONDS)
         raise CouponError(ErrorCode.UNAUTHORIZED)
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[hashed] = (record["account"], time.monotonic() + CACHE_SECONDS)
+    _remember(_cache, hashed, (record["account"], now + CACHE_SECONDS))
     return record["account"]
+
+
+def _remember[V](cache: dict[str, V], hashed: str, value: V) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[hashed] = value
