@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.choices["revoke-key"].add_argument("key_id")
     commands.add_parser("list-keys", help="list key ids (never the keys)")
     commands.choices["list-keys"].add_argument("account", nargs="?")
+    commands.add_parser(
+        "list-old-keys",
+        help="once, after upgrading: add keys created before the key list to it (scans once)",
+    )
     return parser
 
 
@@ -62,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"no key with id {args.key_id}", file=sys.stderr)
             return 1
         print(f"revoked {args.key_id}")
+    elif args.command == "list-old-keys":
+        print(f"listed {accounts.list_unlisted_keys()} key(s) created before the key list")
     else:
         for record in accounts.list_keys(args.account):
             state = "revoked" if record["revoked"] else "active"

@@ -6,7 +6,8 @@ import pytest
 
 from coupons import accounts, auth, containers
 from coupons.store import accounts as account_items
-from tests.conftest import Api
+from coupons.store.client import client
+from tests.conftest import TABLE_NAME, Api, account_of
 
 
 @pytest.mark.parametrize(
@@ -106,3 +107,45 @@ def test_a_flood_of_bad_keys_does_not_evict_the_good_ones(
     dynamodb_requests.clear()
     assert api.validate("NOSUCHCODE").code == 4040
     assert dynamodb_requests == ["GetItem"]  # the coupon read only: the good key stayed cached
+
+
+def test_list_and_revoke_keys_query_the_key_list_and_never_scan(
+    api: Api, dynamodb_requests: list[str]
+) -> None:
+    account, first = accounts.create_account("listed")
+    second = accounts.create_key(account)
+    dynamodb_requests.clear()
+    listed = accounts.list_keys(account)
+    assert [r["keyHash"] for r in listed] == [auth.key_hash(first), auth.key_hash(second)]
+    assert all(r["account"] == account and not r["revoked"] for r in listed)
+    assert accounts.revoke_key(auth.key_id(auth.key_hash(second))) == 1
+    assert [r["revoked"] for r in accounts.list_keys(account)] == [False, True]
+    assert Api(second).validate("NOSUCHCODE").code == 4010
+    assert Api(first).validate("NOSUCHCODE").code == 4040
+    assert "Scan" not in dynamodb_requests  # before: every list-keys and revoke-key scanned
+    assert {"Query", "TransactWriteItems"} <= set(dynamodb_requests)
+
+
+def test_keys_created_before_the_key_list_are_listed_by_the_one_off_migration(
+    api: Api,
+) -> None:
+    legacy = "legacy-key-0123456789abcdef0123456789"
+    hashed = auth.key_hash(legacy)
+    account = account_of(api)
+    client().put_item(  # as an earlier version stored a key: no entry in the key list
+        TableName=TABLE_NAME,
+        Item={
+            "PK": {"S": f"KEY#{hashed}"},
+            "SK": {"S": "KEY"},
+            "account": {"S": account},
+            "keyId": {"S": auth.key_id(hashed)},
+            "created": {"S": "2026-01-01T00:00:00+00:00"},
+            "revoked": {"BOOL": False},
+        },
+    )
+    assert Api(legacy).validate("NOSUCHCODE").code == 4040  # it works
+    assert hashed not in {r["keyHash"] for r in accounts.list_keys(account)}
+    assert accounts.list_unlisted_keys() >= 1
+    assert hashed in {r["keyHash"] for r in accounts.list_keys(account)}
+    assert accounts.list_unlisted_keys() == 0  # once is enough
+    assert accounts.revoke_key(auth.key_id(hashed)) == 1

@@ -49,8 +49,9 @@ def ensure_account_with_key(name: str, api_key: str) -> str:
     """The account owning `api_key`, creating account `name` with that key if needed
     (the dev stack's known key)."""
     record = store.get_api_key(auth.key_hash(api_key))
-    if record is not None:  # dev data from before cursors gets its account's cursor key
+    if record is not None:  # dev data from before cursors or the key list gets what it lacks
         store.add_cursor_key(record["account"], secrets.token_hex(32))
+        store.add_to_key_list(record)
         return record["account"]
     account = _new_account(name)
     _store_key(account, api_key)
@@ -58,11 +59,16 @@ def ensure_account_with_key(name: str, api_key: str) -> str:
 
 
 def list_keys(account: str | None = None) -> list[ApiKeyRecord]:
-    """Every key record (optionally of one account), oldest first. Scans: admin only."""
+    """Every key record (optionally of one account), oldest first (a Query of the key list)."""
     return sorted(store.list_api_keys(account), key=lambda record: record["created"])
 
 
 def revoke_key(key_id: str) -> int:
     """Revoke every key whose id (hash prefix) is `key_id`; how many were revoked."""
-    matches = [record for record in store.list_api_keys() if record["keyId"] == key_id]
-    return sum(store.revoke_api_key(record["keyHash"]) for record in matches)
+    matches = [r for r in store.list_api_keys(key_id=key_id) if r["keyId"] == key_id]
+    return sum(store.revoke_api_key(record["keyHash"], key_id) for record in matches)
+
+
+def list_unlisted_keys() -> int:
+    """Add keys created before the key list existed to it (one scan); how many."""
+    return store.list_unlisted_keys()

@@ -4,17 +4,27 @@ SHA-256 hashes)."""
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
+from coupons import settings
 from coupons.records import AccountRecord, ApiKeyRecord
-from coupons.store.client import ConditionFailed, request
+from coupons.store.client import Cancelled, ConditionFailed, request, transact
 from coupons.store.items import AttributeMap, Item, from_item, key, to_item, values
 from coupons.store.keys import account_pk, api_key_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import ScanInputTypeDef, ScanOutputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        QueryInputTypeDef,
+        QueryOutputTypeDef,
+        ScanInputTypeDef,
+        ScanOutputTypeDef,
+        UpdateTypeDef,
+    )
 
 ACCOUNT_SK = "ACCOUNT"
 API_KEY_SK = "KEY"
+# The admin's list of keys: one partition, an item per key (SK <keyId>#<hash>), so that
+# list-keys and revoke-key are Queries, never a scan of the table.
+API_KEY_LIST_PK = "KEYS"
 
 
 def _api_key(item: Item | None) -> ApiKeyRecord | None:
@@ -64,25 +74,118 @@ def add_cursor_key(account: str, cursor_key: str) -> bool:
 
 
 def put_api_key(key_hash: str, account: str, key_id: str, created: str) -> None:
-    _put_new(
-        api_key_pk(key_hash),
-        API_KEY_SK,
-        {"account": account, "keyId": key_id, "created": created, "revoked": False},
+    """The key (looked up by its hash on every request) and its entry in the admin's key list,
+    in one transaction."""
+    record = {"account": account, "keyId": key_id, "created": created, "revoked": False}
+    table = settings.current().table_name
+    new = "attribute_not_exists(PK)"
+    transact(
+        [
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _key_item(key_hash, record),
+                    "ConditionExpression": new,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _listed_item(key_hash, record),
+                    "ConditionExpression": new,
+                }
+            },
+        ]
     )
 
 
-def list_api_keys(account: str | None = None) -> list[ApiKeyRecord]:
-    """Admin only: every key record (optionally of one account). Scans; never on a route."""
-    condition = "SK = :sk" + (" AND account = :account" if account else "")
-    attrs = values(sk=API_KEY_SK, **({"account": account} if account else {}))
+def _key_item(key_hash: str, record: Mapping[str, object]) -> AttributeMap:
+    return to_item({"PK": api_key_pk(key_hash), "SK": API_KEY_SK, **record})
+
+
+def _listed_item(key_hash: str, record: Mapping[str, object]) -> AttributeMap:
+    listed = {"PK": API_KEY_LIST_PK, "SK": f"{record['keyId']}#{key_hash}", **record}
+    return to_item(listed)
+
+
+def list_api_keys(account: str | None = None, key_id: str = "") -> list[ApiKeyRecord]:
+    """Admin only: the key list (optionally one account's, or the keys whose id starts with
+    `key_id`): Queries of its one partition, never a scan of the table."""
     records: list[ApiKeyRecord] = []
+    start: AttributeMap | None = None
+
+    def query_page(db: "DynamoDBClient", table: str) -> "QueryOutputTypeDef":
+        params: QueryInputTypeDef = {
+            "TableName": table,
+            "KeyConditionExpression": "PK = :pk" + (" AND begins_with(SK, :id)" if key_id else ""),
+            "ExpressionAttributeValues": values(
+                pk=API_KEY_LIST_PK,
+                **({"id": key_id + "#"} if key_id else {}),
+                **({"account": account} if account else {}),
+            ),
+            "ConsistentRead": True,
+        }
+        if account:
+            params["FilterExpression"] = "account = :account"
+        if start is not None:
+            params["ExclusiveStartKey"] = start
+        return db.query(**params)
+
+    while True:
+        response = request(query_page)
+        for item in map(from_item, response.get("Items", [])):
+            if item is not None:
+                keyed = {k: v for k, v in item.items() if k not in ("PK", "SK")}
+                hashed = str(item["SK"]).partition("#")[2]
+                records.append(cast(ApiKeyRecord, {**keyed, "keyHash": hashed}))
+        start = response.get("LastEvaluatedKey")
+        if start is None:
+            return records
+
+
+def revoke_api_key(key_hash: str, key_id: str) -> bool:
+    """Revoke the key and mark it so in the key list, in one transaction; False if there is
+    no such key."""
+    table = settings.current().table_name
+    try:
+        transact(
+            [
+                {"Update": _revoked(table, key(api_key_pk(key_hash), API_KEY_SK))},
+                {"Update": _revoked(table, key(API_KEY_LIST_PK, f"{key_id}#{key_hash}"))},
+            ]
+        )
+    except Cancelled:
+        return False
+    return True
+
+
+def _revoked(table: str, item_key: AttributeMap) -> "UpdateTypeDef":
+    return {
+        "TableName": table,
+        "Key": item_key,
+        "UpdateExpression": "SET revoked = :yes",
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": values(yes=True),
+    }
+
+
+def add_to_key_list(record: ApiKeyRecord) -> bool:
+    """Put a key created before the key list into it; False if it is listed already."""
+    listed = {k: v for k, v in record.items() if k != "keyHash"}
+    return _put_if_absent(_listed_item(record["keyHash"], listed))
+
+
+def list_unlisted_keys() -> int:
+    """One-off migration for keys created before the key list: add each API key item to the
+    list. Scans the table once (the only scan anywhere); returns how many were added."""
+    added = 0
     start: AttributeMap | None = None
 
     def scan_page(db: "DynamoDBClient", table: str) -> "ScanOutputTypeDef":
         params: ScanInputTypeDef = {
             "TableName": table,
-            "FilterExpression": condition,
-            "ExpressionAttributeValues": attrs,
+            "FilterExpression": "SK = :sk",
+            "ExpressionAttributeValues": values(sk=API_KEY_SK),
         }
         if start is not None:
             params["ExclusiveStartKey"] = start
@@ -91,16 +194,17 @@ def list_api_keys(account: str | None = None) -> list[ApiKeyRecord]:
     while True:
         response = request(scan_page)
         for item in map(from_item, response.get("Items", [])):
-            record = _api_key(item)
-            if record is not None:
-                records.append(record)
+            if item is None:
+                continue
+            record = {k: v for k, v in item.items() if k not in ("PK", "SK")}
+            hashed = str(item["PK"]).removeprefix("KEY#")
+            listed = _listed_item(hashed, record)
+            if not _put_if_absent(listed):
+                continue
+            added += 1
         start = response.get("LastEvaluatedKey")
         if start is None:
-            return records
-
-
-def revoke_api_key(key_hash: str) -> bool:
-    return _update_existing(key(api_key_pk(key_hash), API_KEY_SK), "SET revoked = :yes", yes=True)
+            return added
 
 
 def _put_new(pk: str, sk: str, record: Mapping[str, object]) -> None:
@@ -110,6 +214,18 @@ def _put_new(pk: str, sk: str, record: Mapping[str, object]) -> None:
             TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)"
         )
     )
+
+
+def _put_if_absent(item: AttributeMap) -> bool:
+    try:
+        request(
+            lambda db, table: db.put_item(
+                TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)"
+            )
+        )
+    except ConditionFailed:
+        return False
+    return True
 
 
 def _update_existing(item_key: AttributeMap, expression: str, **named: object) -> bool:
