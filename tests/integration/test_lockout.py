@@ -34,8 +34,9 @@ def _assert_locked(answer: Response) -> None:
 def test_concurrent_wrong_passwords_count_exactly_up_to_the_lock(
     api: Api, already_wrong: int
 ) -> None:
-    for _ in range(3):
-        code = api.create(useLimit=0, onsitePwd=PIN).result
+    for round_ in range(3):
+        pin = f"{PIN}-{round_}"  # each its own password: the coupon's lock, not a shared one
+        code = api.create(useLimit=0, onsitePwd=pin).result
         for _ in range(already_wrong):
             assert api.redeem(code, onsitePwd=WRONG).code == 4225
         answers = in_parallel([partial(api.redeem, code, onsitePwd=WRONG)] * 20, workers=20)
@@ -44,7 +45,7 @@ def test_concurrent_wrong_passwords_count_exactly_up_to_the_lock(
         for answer in answers:
             if answer.code == 4290:
                 _assert_locked(answer)
-        _assert_locked(api.redeem(code, onsitePwd=PIN))  # the lock holds for the right one
+        _assert_locked(api.redeem(code, onsitePwd=pin))  # the lock holds for the right one
         stored = stored_coupon(api, code)
         assert stored is not None and "pwdFailTs" not in stored and stored["useCnt"] == 0
 
@@ -102,12 +103,14 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
     """The redeem condition refuses exactly what rules.refusal refuses, with the same code,
     for every coupon of the rules matrix carrying a lock (running, or just ended) and recent
     failures, and every request (the lock placed right before the password)."""
-    api = Api(accounts.create_account("lock matrix")[1])  # in-process handlers on DynamoDB Local
-    account = account_of(api)
     today = date.today()
     disagreements = []
     seen: set[int] = set()
     for coupon_fields, request in itertools.product(COUPONS, REQUESTS):
+        # An account per case: the matrix's wrong passwords would lock the account's shared
+        # counters, which rules.refusal (one coupon's rules) does not know about.
+        api = Api(accounts.create_account("lock matrix")[1])  # in-process, on DynamoDB Local
+        account = account_of(api)
         code = api.create(**coupon_fields).result
         now = clock.now_ms()
         client().update_item(
@@ -140,3 +143,16 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
     assert disagreements == []
     assert (4290 in seen) == (lock_ends_in_ms > 0)
     assert {0, 4220, 4223, 4224} <= seen
+
+
+def test_guessing_across_a_batch_locks_it_under_concurrency(api: Api) -> None:
+    """The attack that found a batch's shared password (100 coupons, 4 guesses each, no 4290)
+    meets the batch's lock: at most rules.SHARED_PASSWORD_FAILURES wrong passwords are ever
+    answered 4225, whatever the interleaving, and the right one then gets 4290 too."""
+    batch = api.create_bulk(100, useLimit=0, onsitePwd="1357").result
+    guesses = [partial(api.redeem, code, onsitePwd=f"{n:04d}") for code in batch for n in range(4)]
+    answers = Counter(answer.code for answer in in_parallel(guesses, workers=16))
+    assert set(answers) == {4225, 4290}
+    assert answers[4225] <= rules.SHARED_PASSWORD_FAILURES
+    right = api.redeem(batch[-1], onsitePwd="1357")
+    assert (right.status, right.code) == (429, 4290)

@@ -185,7 +185,8 @@ def test_dynamodb_requests_per_outcome(api: Api, dynamodb_requests: list[str]) -
     assert dynamodb_requests == ["TransactWriteItems"]  # success, resetting the count: one
     dynamodb_requests.clear()
     assert _wrong(api, code, 1) == [4225]
-    assert dynamodb_requests == ["TransactWriteItems", "UpdateItem"]  # refused, then counted
+    # Refused, then counted on the coupon, the account and the coupons sharing its password.
+    assert dynamodb_requests == ["TransactWriteItems", "UpdateItem", "UpdateItem", "UpdateItem"]
     _wrong(api, code, 4)
     dynamodb_requests.clear()
     _assert_locked(api.redeem(code, onsitePwd=PIN))
@@ -290,3 +291,43 @@ def test_a_coupon_stored_before_digests_keeps_its_clear_password_working(api: Ap
     assert api.validate(code).result["onsitePwd"] == ""
     assert api.redeem(code, onsitePwd="9999").code == 4225
     assert api.redeem(code, onsitePwd=PIN).code == 0
+
+
+def test_guessing_across_a_batch_that_shares_a_password_locks_the_batch(api: Api) -> None:
+    """Bulk coupons share one password: 4 wrong guesses on each never locked a coupon, so the
+    password could be found across the batch (before: 318 guesses, no 4290)."""
+    batch = api.create_bulk(5, useLimit=0, onsitePwd=PIN).result
+    answers = [a for code in batch[:3] for a in _wrong(api, code, 4)]
+    limit = rules.SHARED_PASSWORD_FAILURES
+    assert answers[:limit] == [4225] * limit  # the tenth locks the batch's password
+    assert set(answers[limit:]) == {4290}
+    _assert_locked(api.redeem(batch[4], onsitePwd=PIN))  # a fresh coupon of the batch too
+    other = _pin_coupon(api, onsitePwd="8080")  # another password of the account: its own
+    assert api.redeem(other, onsitePwd="8080").code == 0
+    assert api.redeem(api.create(useLimit=0).result).code == 0  # no password: untouched
+
+
+def test_guessing_across_coupons_with_their_own_passwords_locks_the_account(api: Api) -> None:
+    codes = [_pin_coupon(api, onsitePwd=f"pin-{n}") for n in range(13)]
+    answers = [a for code in codes for a in _wrong(api, code, 4)]
+    limit = rules.ACCOUNT_PASSWORD_FAILURES
+    assert answers[:limit] == [4225] * limit and set(answers[limit:]) == {4290}
+    _assert_locked(api.redeem(_pin_coupon(api, onsitePwd="fresh"), onsitePwd="fresh"))
+    assert api.redeem(api.create(useLimit=0).result, onsitePwd="any").code == 0  # no password
+
+
+def test_one_customers_typos_lock_only_their_coupon(api: Api, other_api: Api) -> None:
+    mine = _pin_coupon(api)
+    _wrong(api, mine, 5)
+    _assert_locked(api.redeem(mine, onsitePwd=PIN))
+    assert api.redeem(_pin_coupon(api), onsitePwd=PIN).code == 0  # same password, 5 < 10
+    assert other_api.redeem(_pin_coupon(other_api), onsitePwd=PIN).code == 0
+
+
+def test_a_shared_lock_ends_after_15_minutes(api: Api, clock: Callable[[int], None]) -> None:
+    batch = api.create_bulk(3, useLimit=0, onsitePwd=PIN).result
+    for code in batch:
+        _wrong(api, code, 4)
+    _assert_locked(api.redeem(batch[0], onsitePwd=PIN))
+    clock(rules.PASSWORD_LOCK_MS + MINUTE_MS)
+    assert api.redeem(batch[0], onsitePwd=PIN).code == 0

@@ -16,6 +16,7 @@ API = "/api/coupon/v1"
 # patterns on dynamodb:LeadingKeys): API keys, coupons with their redemption records, one
 # route's Idempotency-Key records, account items (cursor keys), the listing indexes.
 API_KEYS, COUPONS, ACCOUNTS, INDEX_PARTITIONS = "KEY#*", "A#*#C#*", "ACCOUNT#*", "A#*"
+PASSWORD_COUNTERS = ("A#*#PWD", "A#*#PWD#*")
 
 
 def _keys_of(route: str) -> str:
@@ -38,6 +39,11 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("PutItem", COUPONS),  # the redemption record, under its coupon's partition
         ("BatchGetItem", COUPONS),  # a replay checks the coupon and the record still stand
         ("PutItem", _keys_of("redeem")),
+        *{  # the shared wrong-password counters: checked, counted, read by a replay
+            (action, counter)
+            for action in ("ConditionCheckItem", "UpdateItem", "BatchGetItem")
+            for counter in PASSWORD_COUNTERS
+        },
     },
     "RedeemCancelFunction": {
         ("GetItem", API_KEYS),
@@ -223,6 +229,9 @@ def test_each_function_reaches_only_the_items_its_route_needs() -> None:
         (_keys_of("redeem"), "A#acct_0123456789abcdef#C#WELCOME2026", False),
         (INDEX_PARTITIONS, "A#acct_0123456789abcdef#G#7", True),
         (API_KEYS, "ACCOUNT#acct_0123456789abcdef", False),
+        (COUPONS, "A#acct_0123456789abcdef#PWD#h1:" + "ab" * 32, False),
+        (PASSWORD_COUNTERS[1], "A#acct_0123456789abcdef#PWD#h1:" + "ab" * 32, True),
+        (PASSWORD_COUNTERS[1], "A#acct_0123456789abcdef#C#WELCOME2026", False),
     ],
 )
 def test_leading_key_patterns_separate_the_record_kinds(

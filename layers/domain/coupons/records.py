@@ -68,6 +68,14 @@ class IdempotencyRecord(TypedDict):
     inProgressExpiresAt: NotRequired[int]  # ms; a claim older than this is free again
 
 
+class PasswordGuard(TypedDict, total=False):
+    """A wrong-password counter shared by coupons (store/guards.py): the same attributes as a
+    coupon's own."""
+
+    pwdFailTs: list[int]
+    pwdLockedUntil: int
+
+
 class AccountRecord(TypedDict):
     account: str
     name: str

@@ -32,6 +32,14 @@ MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
 PASSWORD_FAILURES = 5
 PASSWORD_WINDOW_MS = 15 * 60 * 1000
 PASSWORD_LOCK_MS = 15 * 60 * 1000
+# Guessing across coupons locks too (same window and lock): wrong passwords are also counted
+# for all the coupons of the account that share the coupon's password (a bulk batch shares
+# one), and for the whole account. The thresholds are higher, so that one customer's typos
+# lock only their own coupon: a batch locks after 10 wrong passwords among its coupons, the
+# account's on-site redemptions after 50. Only a redemption that presents a password checks
+# these locks (one ConditionCheck each in its transaction), and a success does not reset them.
+SHARED_PASSWORD_FAILURES = 10
+ACCOUNT_PASSWORD_FAILURES = 50
 
 
 # On-site passwords are stored as digests, never in clear, and never shown (the coupon object
@@ -54,6 +62,11 @@ def presented_forms(account: str, presented: str) -> tuple[str, str]:
     stored in clear (a presented text that looks like a digest matches only as a digest)."""
     digest = password_digest(account, presented)
     return digest, digest if presented.startswith(PASSWORD_DIGEST) else presented
+
+
+def stored_digest(account: str, stored: str) -> str:
+    """The digest of a coupon's password, however it is stored (its shared counter's name)."""
+    return stored if stored.startswith(PASSWORD_DIGEST) else password_digest(account, stored)
 
 
 def presented_as_stored(stored: str, account: str, presented: str) -> str:
@@ -139,16 +152,25 @@ def password_lock_seconds(coupon: Mapping[str, Any], now_ms: int) -> int:
     a container's clock that lags, would see a little more)."""
     if not coupon.get("onsitePwd"):
         return 0
-    left = int(coupon.get("pwdLockedUntil") or 0) - now_ms
-    return min(-(-left // 1000), PASSWORD_LOCK_MS // 1000) if left > 0 else 0
+    return lock_seconds(coupon, now_ms)
 
 
-def after_wrong_password(coupon: Mapping[str, Any], now_ms: int) -> tuple[list[int], int | None]:
-    """The coupon's password failures once one more happens at `now_ms`: (the failure times to
-    keep, the end of the lock when this failure is the one that locks it, else None)."""
+def after_wrong_password(
+    state: Mapping[str, Any], now_ms: int, limit: int = PASSWORD_FAILURES
+) -> tuple[list[int], int | None]:
+    """The password failures of a coupon (or of a shared counter, with its `limit`) once one
+    more happens at `now_ms`: (the failure times to keep, the end of the lock when this
+    failure is the one that locks it, else None)."""
     cutoff = now_ms - PASSWORD_WINDOW_MS
-    recent = [int(t) for t in coupon.get("pwdFailTs") or [] if int(t) > cutoff]
+    recent = [int(t) for t in state.get("pwdFailTs") or [] if int(t) > cutoff]
     recent.append(now_ms)
-    if len(recent) >= PASSWORD_FAILURES:
+    if len(recent) >= limit:
         return [], now_ms + PASSWORD_LOCK_MS
     return recent, None
+
+
+def lock_seconds(state: Mapping[str, Any], now_ms: int) -> int:
+    """Whole seconds until a lock (`pwdLockedUntil`) ends, 0 if there is none now; never more
+    than a lock lasts."""
+    left = int(state.get("pwdLockedUntil") or 0) - now_ms
+    return min(-(-left // 1000), PASSWORD_LOCK_MS // 1000) if left > 0 else 0

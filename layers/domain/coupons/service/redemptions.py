@@ -6,7 +6,7 @@ about the coupon's count and limit (`_seen`), so that on success the new count a
 remains are known without reading the coupon; a wrong belief costs one more request and is
 corrected from the coupon the failed condition returns."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -15,8 +15,8 @@ from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, guarded
 from coupons.observability import count
 from coupons.queries import HistoryQuery
-from coupons.records import Page, RedemptionView, StoredCoupon, UseResult
-from coupons.service.lockout import refuse_wrong_password
+from coupons.records import Page, PasswordGuard, RedemptionView, StoredCoupon, UseResult
+from coupons.service.lockout import refuse_wrong_password, shared_counters, shared_lock_end
 from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
@@ -52,6 +52,7 @@ def redeem_coupon(
     today = clock.today().isoformat()
     belief = _seen.get((account, code), _FIRST_GUESS)
     not_before = 0  # the record's time must not precede the coupon's creation
+    shared_locks: dict[str, PasswordGuard] = {}  # shared wrong-password counters found locked
     for attempt in range(_ATTEMPTS):
         # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
         # cannot starve a request; the reported useCnt is then approximate.
@@ -68,15 +69,24 @@ def redeem_coupon(
             pinned=pinned,
             result=result,
             attempted_at=attempted_at,
+            # With a shared counter locked, only a coupon without a password may be redeemed.
+            shared=not shared_locks,
         )
         try:
             replayed = guarded(key, result, write)
-        except ConditionFailed as failed:
-            coupon = _refused(account, code, request, failed, (today, attempted_at))
+        except redemption_items.Refused as failed:
+            shared_locks |= failed.locks
+            if not failed.coupon_failed:
+                continue  # the coupon's own rules held: try it as a coupon without a password
+            when = (today, attempted_at)
+            coupon = _refused(account, code, request, failed, when, shared_locks)
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
             older = int(coupon["regTs"]) <= now
-            if older and actual[1] == belief[1] and (actual[0] == belief[0] or not pinned):
+            right = actual[1] == belief[1] and (actual[0] == belief[0] or not pinned)
+            if older and right and not shared_locks:
                 raise RuntimeError("redeem condition refused a coupon the rules accept") from None
+            if coupon["onsitePwd"]:
+                shared_locks = {}  # none of them holds for it now: check them again
             belief, not_before = actual, int(coupon["regTs"])
             continue
         if replayed is not None:
@@ -97,9 +107,11 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
     pinned: bool,
     result: UseResult,
     attempted_at: int,
+    shared: bool,
 ) -> Callable[[Guard | None], None]:
     """The write of one attempt: the use counted under `belief`, and the record of `result`
-    (timed by its rdmId)."""
+    (timed by its rdmId); with `shared`, the shared wrong-password counters checked, else
+    only a coupon without a password redeemed."""
 
     def write(guard: Guard | None) -> None:
         redemption_items.redeem(
@@ -119,6 +131,8 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
             },
             now=attempted_at,
             guard=guard,
+            password_guards=shared_counters(account, request.onsitePwd) if shared else (),
+            without_password=not shared,
         )
 
     return write
@@ -131,15 +145,20 @@ def _still_standing(
     is never an oracle for the on-site password (which its key keeps out of 4226): one more
     read of the coupon and the record, then
     - the coupon deleted or re-created, or the redemption cancelled: 4227;
-    - the coupon locked by wrong passwords: 4290, whatever the password;
+    - the coupon locked by wrong passwords (its own, or a shared lock): 4290, whatever the
+      password;
     - another password than the first request's: counted as a wrong one (4225, or 4290);
     - else the first answer again."""
-    coupon, record = redemption_items.standing(account, code, replayed.result["rdmId"])
+    coupon, record, counters = redemption_items.standing(
+        account, code, replayed.result["rdmId"], shared_counters(account, request.onsitePwd)
+    )
     if coupon is None or record is None or coupon["regTs"] > record["regTs"]:
         raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
     at = clock.now_ms()
     if coupon["onsitePwd"]:
-        locked = rules.password_lock_seconds(coupon, at)
+        shared_end = shared_lock_end(account, coupon, request.onsitePwd, counters)
+        coupon_end = int(coupon.get("pwdLockedUntil") or 0)
+        locked = rules.lock_seconds({"pwdLockedUntil": max(shared_end, coupon_end)}, at)
         if locked:
             raise CouponError(ErrorCode.TOO_MANY_REQUESTS, retry_after=locked)
         if not replayed.private_matches:
@@ -157,15 +176,19 @@ def _refused(
     request: "RedeemRequest",
     failed: ConditionFailed,
     when: tuple[str, int],
+    shared_locks: Mapping[str, PasswordGuard],
 ) -> StoredCoupon:
     """The coupon a refused redemption returned, when no rule refuses it (the belief pinned
     in the condition was wrong); else the error for the first rule that does, judged on the
-    day and at the time (ms) the condition was."""
+    day and at the time (ms) the condition was, with the shared locks that hold for it."""
     today, at = when
     coupon = coupon_items.as_coupon(failed.old)
     if coupon is None:
         count("RedemptionsRejected", reason=ErrorCode.COUPON_NOT_FOUND.name)
         raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+    shared_end = shared_lock_end(account, coupon, request.onsitePwd, shared_locks)
+    if shared_end > int(coupon.get("pwdLockedUntil") or 0):
+        coupon = {**coupon, "pwdLockedUntil": shared_end}
     refused = rules.refusal(
         coupon,
         date.fromisoformat(today),

@@ -32,6 +32,15 @@ def idempotency_pk(account: str, route: str, key_hash: str) -> str:
     return f"A#{account}#IK#{route}#{key_hash}"
 
 
+PASSWORD_GUARD_SK = "G"
+
+
+def password_guard_pk(account: str, digest: str = "") -> str:
+    """The wrong-password counter of the whole account, or of the account's coupons that share
+    the password whose digest this is (rules.password_digest)."""
+    return f"A#{account}#PWD" + (f"#{digest}" if digest else "")
+
+
 def account_pk(account: str) -> str:
     return f"ACCOUNT#{account}"
 

@@ -10,16 +10,19 @@ times of its recent wrong passwords, and `pwdLockedUntil`. The redeem condition 
 locked coupon with a password, and a successful redemption removes both in the same update.
 """
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from coupons import settings
-from coupons.records import RedemptionRecord, StoredCoupon
+from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
+from coupons.store import guards
 from coupons.store.client import ConditionFailed, Unfinished, request
 from coupons.store.coupons import UNLOCKED, as_coupon, guarded_update
 from coupons.store.idempotency import Guard, transact_guarded
-from coupons.store.items import Item, from_item, to_item, values
+from coupons.store.items import Item, from_item, key, to_item, values
 from coupons.store.keys import (
     COUPON_SK,
+    PASSWORD_GUARD_SK,
     REDEMPTION_PREFIX,
     coupon_key,
     coupon_pk,
@@ -51,6 +54,19 @@ class NotCancellable(Exception):
     """No such redemption, or it is already cancelled."""
 
 
+class Refused(ConditionFailed):
+    """A redemption refused: `old` is the coupon as it was when its own condition failed
+    (`coupon_failed`; None then means it is gone), `locks` the shared wrong-password counters
+    that were found locked."""
+
+    def __init__(
+        self, old: Item | None, *, coupon_failed: bool, locks: dict[str, PasswordGuard]
+    ) -> None:
+        super().__init__(old)
+        self.coupon_failed = coupon_failed
+        self.locks = locks
+
+
 def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     account: str,
     cpn_no: str,
@@ -63,17 +79,22 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     record: RedemptionRecord,
     now: int,
     guard: Guard | None = None,
+    password_guards: Sequence[str] = (),
+    without_password: bool = False,
 ) -> None:
     """Count one use and write the redemption record (and the request's idempotency record)
-    in one transaction. A coupon with an on-site password must hold one of `onsite_pwd`
+    in one transaction; `password_guards`, the shared wrong-password counters that must not
+    be locked (store/guards.py), are checked in it too; `without_password` redeems only a
+    coupon that has no password (what a redemption whose shared counters were locked may
+    still do). A coupon with an on-site password must hold one of `onsite_pwd`
     (rules.presented_forms) and must not be locked at `now` (ms);
     the use forgets its password failures (and an ended lock) in the same update.
 
     `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
     holds; the condition checks the belief too, so on success the new count and what remains
     are known without reading the coupon back. Raises KeyInUse when the idempotency key has a
-    record, else ConditionFailed with the coupon as it was when a rule refused or the belief
-    was wrong.
+    record, else Refused with the coupon as it was when a rule refused or the belief was
+    wrong, and the counters found locked.
     """
     attrs = values(
         today=today,
@@ -91,6 +112,8 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     condition = REDEEM_RULES.format(user_rule=NAMED_USER if user_id else NO_USER, unlocked=UNLOCKED)
     if use_count is not None:
         condition += " AND useCnt = :seen"
+    if without_password:
+        condition += " AND onsitePwd = :empty"
     table = settings.current().table_name
     cancelled = transact_guarded(
         guard,
@@ -117,12 +140,18 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
+            *guards.unlocked_checks(password_guards, now),
         ],
     )
     if cancelled is None:
         return
-    if cancelled.failed(0):
-        raise ConditionFailed(cancelled.old(0))
+    locks = {
+        pk: guards.as_guard(cancelled.old(position))
+        for position, pk in enumerate(password_guards, start=2)
+        if cancelled.failed(position)
+    }
+    if cancelled.failed(0) or locks:
+        raise Refused(cancelled.old(0), coupon_failed=cancelled.failed(0), locks=locks)
     raise RuntimeError(f"redemption refused: {[r.get('Code') for r in cancelled.reasons]}")
 
 
@@ -191,11 +220,13 @@ def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the cond
 
 
 def standing(
-    account: str, cpn_no: str, rdm_id: str
-) -> tuple[StoredCoupon | None, RedemptionRecord | None]:
-    """The coupon and one of its redemption records as they are now (strongly consistent),
-    in one BatchGetItem: what a replayed redemption is checked against."""
+    account: str, cpn_no: str, rdm_id: str, password_guards: Sequence[str] = ()
+) -> tuple[StoredCoupon | None, RedemptionRecord | None, dict[str, PasswordGuard]]:
+    """The coupon, one of its redemption records and the shared wrong-password counters
+    `password_guards` as they are now (strongly consistent), in one BatchGetItem: what a
+    replayed redemption is checked against."""
     wanted = [coupon_key(account, cpn_no), redemption_key(account, cpn_no, rdm_id)]
+    wanted += [key(pk, PASSWORD_GUARD_SK) for pk in password_guards]
     found: list[Item] = []
 
     def send(db: "DynamoDBClient", table: str) -> None:
@@ -209,8 +240,15 @@ def standing(
 
     request(send)
     coupon = next((item for item in found if item["SK"] == COUPON_SK), None)
-    record = next((item for item in found if item["SK"] != COUPON_SK), None)
-    return as_coupon(coupon), None if record is None else cast(RedemptionRecord, record)
+    record = next((item for item in found if str(item["SK"]).startswith(REDEMPTION_PREFIX)), None)
+    counters = {
+        str(item["PK"]): guards.as_guard(item) for item in found if item["SK"] == PASSWORD_GUARD_SK
+    }
+    return (
+        as_coupon(coupon),
+        None if record is None else cast(RedemptionRecord, record),
+        counters,
+    )
 
 
 def history(
