@@ -143,7 +143,15 @@ UNCHANGED_NOTE = "Absent or null: unchanged."
 
 # Any route: a request over a limit (body, query, headers), an invalid field or query
 # parameter, no valid key, an internal error, throttled storage.
-COMMON_CODES = (E.MALFORMED_REQUEST, E.INVALID_FIELD, E.UNAUTHORIZED, E.INTERNAL, E.THROTTLED)
+# TOO_MANY_REQUESTS: an account over its requests a minute, on every route (limits.py).
+COMMON_CODES = (
+    E.MALFORMED_REQUEST,
+    E.INVALID_FIELD,
+    E.UNAUTHORIZED,
+    E.TOO_MANY_REQUESTS,
+    E.INTERNAL,
+    E.THROTTLED,
+)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ def _check_answers(load: Load) -> list[tuple[str, str, Response, float]]:
     assert outcomes <= {(200, 0), (503, 5030)}, outcomes
     busy = [entry for entry in load.answers if entry[2].status == 503]
     assert all(answer.headers["Retry-After"] == "1" for _, _, answer, _ in busy)
+    # The figures the closing notes quote (shown with pytest -s).
+    print(f"{len(load.answers)} answers, {len(busy)} x 503, slowest {slowest:.2f} s")
     return busy
 
 

@@ -67,6 +67,12 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
 }
 
 
+REQUEST_BUDGET = "A#*#RATE"  # the account's requests of the minute (limits.py)
+for _function, _grants in GRANTS.items():
+    if _function != "NotFoundFunction":  # every authenticated function counts its requests
+        _grants.add(("UpdateItem", REQUEST_BUDGET))
+
+
 def _actions(function: str) -> set[str]:
     return {action for action, _ in GRANTS[function]}
 
@@ -130,9 +136,6 @@ def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
         granted = _dynamodb_actions(_functions()[function_name])
         assert granted == actions, function_name
         assert "*" not in "".join(granted) and "Scan" not in granted
-    read_only = {"GetItem", "BatchGetItem", "Query"}
-    for reader in ("ValidateFunction", "RedemptionsFunction", "ListFunction"):
-        assert _dynamodb_actions(_functions()[reader]) <= read_only, reader
 
 
 READ_ONLY = {"GetItem", "BatchGetItem", "Query"}
@@ -241,6 +244,14 @@ def test_leading_key_patterns_separate_the_record_kinds(
     assert fnmatch.fnmatchcase(key, pattern) is matches
 
 
+def test_the_account_request_limit_is_a_parameter_every_function_reads() -> None:
+    parameter = TEMPLATE["Parameters"]["AccountRequestsPerMinute"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 0
+    assert int(parameter["Default"]) > 0  # on unless the operator turns it off
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["ACCOUNT_REQUESTS_PER_MINUTE"] == {"Ref": "AccountRequestsPerMinute"}
+
+
 def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets() -> None:
     assert RESOURCES["CouponTable"]["Properties"]["DeletionProtectionEnabled"] is True
     settings = RESOURCES["CouponApi"]["Properties"]["AccessLogSettings"]
@@ -255,16 +266,14 @@ def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets()
 
 
 def test_query_routes_are_read_only() -> None:
-    """Every GET route (validate, list, redemptions) only reads: EXPECTED says so and the
-    template grants nothing more (no Put, Update, Delete, batch write or transaction)."""
-    readers = {function: actions for route, (function, actions) in EXPECTED.items()
-               if route.startswith("GET ")}  # fmt: skip
-    assert set(readers) == {"ValidateFunction", "ListFunction", "RedemptionsFunction"}
-    writes = ("Put", "Update", "Delete", "BatchWrite", "Transact", "PartiQL")
-    for function, actions in readers.items():
-        assert actions <= READ_ONLY, function
-        granted = _dynamodb_actions(_functions()[function])
-        assert granted == actions and not [a for a in granted if a.startswith(writes)], function
+    """Every GET route (validate, list, redemptions) only reads the account's data: its one
+    write is the count of the account's requests (limits.py), and nothing else is granted
+    (no Put, Delete, batch write or transaction; no other Update)."""
+    readers = {function for route, (function, _) in EXPECTED.items() if route.startswith("GET ")}
+    assert readers == {"ValidateFunction", "ListFunction", "RedemptionsFunction"}
+    for function in readers:
+        writes = {grant for grant in GRANTS[function] if grant[0] not in READ_ONLY}
+        assert writes == {("UpdateItem", REQUEST_BUDGET)}, function
 
 
 def test_list_queries_only_the_indexes() -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from coupons import clock, settings
+from coupons import clock, limits, settings
 from coupons.auth import authenticate
 from coupons.errors import CouponError, ErrorCode, FieldError
 from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -217,6 +217,7 @@ def endpoint(operation: Callable[[Request], object], *, authenticated: bool = Tr
             request.check_limits()
             if authenticated:
                 request.account = authenticate(request.header("authorization"))
+                limits.admit(request.account)
             result = operation(request)
         except CouponError as error:
             logger.info("refused", extra={"code": int(error.code), "account": request.account})

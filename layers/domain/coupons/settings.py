@@ -21,6 +21,7 @@ class Settings:
     table_name: str
     time_zone: ZoneInfo
     public_base_url: str
+    account_requests_per_minute: int  # 0: no limit (limits.py)
 
 
 def load() -> Settings:
@@ -33,7 +34,15 @@ def load() -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"TIME_ZONE {zone!r} is not an IANA time zone name") from None
     base_url = os.environ.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL
-    return Settings(table_name=table_name, time_zone=time_zone, public_base_url=base_url)
+    per_minute = os.environ.get("ACCOUNT_REQUESTS_PER_MINUTE") or "0"
+    if not (per_minute.isascii() and per_minute.isdigit()):
+        raise SettingsError(f"ACCOUNT_REQUESTS_PER_MINUTE {per_minute!r} is not a whole number")
+    return Settings(
+        table_name=table_name,
+        time_zone=time_zone,
+        public_base_url=base_url,
+        account_requests_per_minute=int(per_minute),
+    )
 
 
 _current: list[Settings] = []

@@ -35,6 +35,11 @@ def idempotency_pk(account: str, route: str, key_hash: str) -> str:
 PASSWORD_GUARD_SK = "G"
 
 
+def request_budget_pk(account: str) -> str:
+    """The account's request counters, one item a minute (SK: the minute since the epoch)."""
+    return f"A#{account}#RATE"
+
+
 def password_guard_pk(account: str, digest: str = "") -> str:
     """The wrong-password counter of the whole account, or of the account's coupons that share
     the password whose digest this is (rules.password_digest)."""
