@@ -163,6 +163,30 @@ def delete(account: str, cpn_no: str) -> bool:
     return True
 
 
+def failure_update(
+    seen: Sequence[int] | None,
+    failures: Sequence[int],
+    locked_until: int | None,
+    now: int,
+    *,
+    also_set: str = "",
+) -> tuple[str, str, AttributeMap]:
+    """The compare-and-set that counts one wrong password on an item holding `pwdFailTs` and
+    `pwdLockedUntil` (a coupon, or a shared counter): (condition, update, values). It applies
+    only while the item is not locked at `now` and still holds exactly the failures `seen`
+    (None: none); it stores `failures`, or the lock that ends at `locked_until`."""
+    condition = f"{UNLOCKED} AND " + (
+        "attribute_not_exists(pwdFailTs)" if seen is None else "pwdFailTs = :seen"
+    )
+    attrs = values(now=now, **({} if seen is None else {"seen": list(seen)}))
+    extra = f", {also_set}" if also_set else ""
+    if locked_until is not None:
+        attrs.update(values(until=locked_until))
+        return condition, f"SET pwdLockedUntil = :until{extra} REMOVE pwdFailTs", attrs
+    attrs.update(values(failures=list(failures)))
+    return condition, f"SET pwdFailTs = :failures{extra} REMOVE pwdLockedUntil", attrs
+
+
 def count_wrong_password(  # noqa: PLR0913 - the compare-and-set's facts
     account: str,
     cpn_no: str,
@@ -182,15 +206,7 @@ def count_wrong_password(  # noqa: PLR0913 - the compare-and-set's facts
     concurrent failures are each counted once and the one that locks is exactly the
     rules.PASSWORD_FAILURES-th. Raises ConditionFailed with the coupon as it is now (None if
     gone) otherwise. Never creates an item."""
-    condition = f"cid = :cid AND {UNLOCKED} AND " + (
-        "attribute_not_exists(pwdFailTs)" if seen is None else "pwdFailTs = :seen"
-    )
-    attrs = values(cid=instance, now=now, **({} if seen is None else {"seen": list(seen)}))
-    if locked_until is not None:
-        expression = "SET pwdLockedUntil = :until REMOVE pwdFailTs"
-        attrs.update(values(until=locked_until))
-    else:
-        expression = "SET pwdFailTs = :failures REMOVE pwdLockedUntil"
-        attrs.update(values(failures=list(failures)))
-    update = guarded_update(account, cpn_no, expression, condition, attrs)
+    condition, expression, attrs = failure_update(seen, failures, locked_until, now)
+    attrs.update(values(cid=instance))
+    update = guarded_update(account, cpn_no, expression, f"cid = :cid AND {condition}", attrs)
     request(lambda db, _table: db.update_item(**update))

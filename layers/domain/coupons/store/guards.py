@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from coupons import settings
 from coupons.records import PasswordGuard
 from coupons.store.client import request
-from coupons.store.coupons import UNLOCKED
+from coupons.store.coupons import UNLOCKED, failure_update
 from coupons.store.items import Item, key, values
 from coupons.store.keys import PASSWORD_GUARD_SK
 
@@ -57,18 +57,10 @@ def count(
     does on a coupon: a compare-and-set of its recent failures `seen` (None: none), refused
     with ConditionFailed(the counter now) when another failure got there first or it is
     locked. Creates the counter on its first failure."""
-    condition = f"{UNLOCKED} AND " + (
-        "attribute_not_exists(pwdFailTs)" if seen is None else "pwdFailTs = :seen"
+    condition, expression, attrs = failure_update(
+        seen, failures, locked_until, now, also_set="expiresAt = :expires"
     )
-    attrs = values(
-        now=now, expires=now // 1000 + _KEEP_S, **({} if seen is None else {"seen": list(seen)})
-    )
-    if locked_until is not None:
-        expression = "SET pwdLockedUntil = :until, expiresAt = :expires REMOVE pwdFailTs"
-        attrs.update(values(until=locked_until))
-    else:
-        expression = "SET pwdFailTs = :failures, expiresAt = :expires REMOVE pwdLockedUntil"
-        attrs.update(values(failures=list(failures)))
+    attrs.update(values(expires=now // 1000 + _KEEP_S))
     request(
         lambda db, table: db.update_item(
             TableName=table,
