@@ -16,7 +16,7 @@ from botocore.loaders import Loader
 
 from coupons import containers, settings
 from coupons.errors import storage_busy
-from coupons.store.items import Item, from_item
+from coupons.store.items import AttributeMap, Item, from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -138,6 +138,28 @@ def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
 def transact(actions: "Sequence[TransactWriteItemTypeDef]") -> None:
     """TransactWriteItems, all or nothing; refusals as in `request`."""
     request(lambda db, _table: db.transact_write_items(TransactItems=actions))
+
+
+def get_many(keys: "Sequence[AttributeMap]", *, consistent: bool = False) -> list[Item]:
+    """The items at `keys` that exist (in no particular order): one BatchGetItem, again for
+    the keys DynamoDB left unprocessed."""
+    pending = list(keys)
+    found: list[Item] = []
+
+    def send(db: "DynamoDBClient", table: str) -> None:
+        nonlocal pending
+        response = db.batch_get_item(
+            RequestItems={table: {"Keys": pending, "ConsistentRead": consistent}}
+        )
+        found.extend(item for item in map(from_item, response["Responses"].get(table, [])) if item)
+        unprocessed = response.get("UnprocessedKeys", {}).get(table)
+        pending = list(unprocessed["Keys"]) if unprocessed else []
+        if pending:
+            raise Unfinished
+
+    if pending:
+        request(send)
+    return found
 
 
 def _raise_unless_retryable(error: ClientError) -> None:

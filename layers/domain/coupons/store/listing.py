@@ -3,9 +3,9 @@
 from typing import TYPE_CHECKING
 
 from coupons.records import StoredCoupon
-from coupons.store.client import Unfinished, request
+from coupons.store.client import get_many, request
 from coupons.store.coupons import as_coupon
-from coupons.store.items import AttributeMap, from_item, values
+from coupons.store.items import values
 from coupons.store.keys import COUPON_SK, INDEX_PARTITIONS, coupon_key, coupon_pk
 
 if TYPE_CHECKING:
@@ -75,24 +75,7 @@ def coupons(
 
 
 def _get_coupons(account: str, codes: list[str]) -> list[StoredCoupon]:
-    """The coupons with these codes, in this order (skipping any deleted meanwhile): one
-    BatchGetItem, again for the keys DynamoDB left unprocessed."""
-    if not codes:
-        return []
-    found: dict[str, StoredCoupon] = {}
-    pending: list[AttributeMap] = [coupon_key(account, code) for code in codes]
-
-    def send(db: "DynamoDBClient", table: str) -> None:
-        nonlocal pending
-        response = db.batch_get_item(RequestItems={table: {"Keys": pending}})
-        for raw in response.get("Responses", {}).get(table, []):
-            coupon = as_coupon(from_item(raw))
-            if coupon is not None:
-                found[coupon["cpnNo"]] = coupon
-        unprocessed = response.get("UnprocessedKeys", {}).get(table)
-        pending = list(unprocessed["Keys"]) if unprocessed else []
-        if pending:
-            raise Unfinished
-
-    request(send)
+    """The coupons with these codes, in this order (skipping any deleted meanwhile)."""
+    items = get_many([coupon_key(account, code) for code in codes])
+    found = {coupon["cpnNo"]: coupon for coupon in map(as_coupon, items) if coupon is not None}
     return [found[code] for code in codes if code in found]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from coupons import settings
 from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
 from coupons.store import guards
-from coupons.store.client import ConditionFailed, Unfinished, request
+from coupons.store.client import ConditionFailed, get_many, request
 from coupons.store.coupons import UNLOCKED, as_coupon, guarded_update
 from coupons.store.idempotency import Guard, transact_guarded
 from coupons.store.items import Item, from_item, key, to_item, values
@@ -227,18 +227,7 @@ def standing(
     replayed redemption is checked against."""
     wanted = [coupon_key(account, cpn_no), redemption_key(account, cpn_no, rdm_id)]
     wanted += [key(pk, PASSWORD_GUARD_SK) for pk in password_guards]
-    found: list[Item] = []
-
-    def send(db: "DynamoDBClient", table: str) -> None:
-        nonlocal wanted
-        response = db.batch_get_item(RequestItems={table: {"Keys": wanted, "ConsistentRead": True}})
-        found.extend(item for item in map(from_item, response["Responses"].get(table, [])) if item)
-        unprocessed = response.get("UnprocessedKeys", {}).get(table)
-        wanted = list(unprocessed["Keys"]) if unprocessed else []
-        if wanted:
-            raise Unfinished
-
-    request(send)
+    found = get_many(wanted, consistent=True)
     coupon = next((item for item in found if item["SK"] == COUPON_SK), None)
     record = next((item for item in found if str(item["SK"]).startswith(REDEMPTION_PREFIX)), None)
     counters = {
