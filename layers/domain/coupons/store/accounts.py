@@ -1,7 +1,8 @@
 """Accounts (with the secret that signs their cursors) and their API keys (stored only as
 SHA-256 hashes)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from coupons import settings
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
         UpdateTypeDef,
     )
 
+    type Page = QueryOutputTypeDef | ScanOutputTypeDef
+
 ACCOUNT_SK = "ACCOUNT"
 API_KEY_SK = "KEY"
 # The admin's list of keys: one partition, an item per key (SK <keyId>#<hash>), so that
@@ -30,8 +33,8 @@ API_KEY_LIST_PK = "KEYS"
 def _api_key(item: Item | None) -> ApiKeyRecord | None:
     if item is None:
         return None
-    record = {name: value for name, value in item.items() if name not in ("PK", "SK")}
-    return cast(ApiKeyRecord, {**record, "keyHash": str(item["PK"]).removeprefix("KEY#")})
+    hashed = str(item["PK"]).removeprefix("KEY#")
+    return cast(ApiKeyRecord, {**_without_keys(item), "keyHash": hashed})
 
 
 def get_api_key(key_hash: str) -> ApiKeyRecord | None:
@@ -51,7 +54,8 @@ def put_account(account: str, name: str, created: str, cursor_key: str) -> None:
         "created": created,
         "cursorKey": cursor_key,
     }
-    _put_new(account_pk(account), ACCOUNT_SK, record)
+    if not _put_if_absent(to_item({"PK": account_pk(account), "SK": ACCOUNT_SK, **record})):
+        raise ConditionFailed(None)  # account ids are random: a clash is a bug
 
 
 def get_account(account: str, *, consistent: bool = True) -> AccountRecord | None:
@@ -111,10 +115,8 @@ def _listed_item(key_hash: str, record: Mapping[str, object]) -> AttributeMap:
 def list_api_keys(account: str | None = None, key_id: str = "") -> list[ApiKeyRecord]:
     """Admin only: the key list (optionally one account's, or the keys whose id starts with
     `key_id`): Queries of its one partition, never a scan of the table."""
-    records: list[ApiKeyRecord] = []
-    start: AttributeMap | None = None
 
-    def query_page(db: "DynamoDBClient", table: str) -> "QueryOutputTypeDef":
+    def query_page(start: AttributeMap | None, db: "DynamoDBClient", table: str) -> "Page":
         params: QueryInputTypeDef = {
             "TableName": table,
             "KeyConditionExpression": "PK = :pk" + (" AND begins_with(SK, :id)" if key_id else ""),
@@ -131,16 +133,10 @@ def list_api_keys(account: str | None = None, key_id: str = "") -> list[ApiKeyRe
             params["ExclusiveStartKey"] = start
         return db.query(**params)
 
-    while True:
-        response = request(query_page)
-        for item in map(from_item, response.get("Items", [])):
-            if item is not None:
-                keyed = {k: v for k, v in item.items() if k not in ("PK", "SK")}
-                hashed = str(item["SK"]).partition("#")[2]
-                records.append(cast(ApiKeyRecord, {**keyed, "keyHash": hashed}))
-        start = response.get("LastEvaluatedKey")
-        if start is None:
-            return records
+    return [
+        cast(ApiKeyRecord, {**_without_keys(item), "keyHash": str(item["SK"]).partition("#")[2]})
+        for item in _every_item(query_page)
+    ]
 
 
 def revoke_api_key(key_hash: str, key_id: str) -> bool:
@@ -178,10 +174,8 @@ def add_to_key_list(record: ApiKeyRecord) -> bool:
 def list_unlisted_keys() -> int:
     """One-off migration for keys created before the key list: add each API key item to the
     list. Scans the table once (the only scan anywhere); returns how many were added."""
-    added = 0
-    start: AttributeMap | None = None
 
-    def scan_page(db: "DynamoDBClient", table: str) -> "ScanOutputTypeDef":
+    def scan_page(start: AttributeMap | None, db: "DynamoDBClient", table: str) -> "Page":
         params: ScanInputTypeDef = {
             "TableName": table,
             "FilterExpression": "SK = :sk",
@@ -191,29 +185,26 @@ def list_unlisted_keys() -> int:
             params["ExclusiveStartKey"] = start
         return db.scan(**params)
 
+    records = (_api_key(item) for item in _every_item(scan_page))
+    return sum(add_to_key_list(record) for record in records if record is not None)
+
+
+def _every_item(
+    read_page: "Callable[[AttributeMap | None, DynamoDBClient, str], Page]",
+) -> Iterator[Item]:
+    """Every item of a Query or Scan, one page after another (`read_page(start, ...)` reads
+    the page that starts after `start`)."""
+    start: AttributeMap | None = None
     while True:
-        response = request(scan_page)
-        for item in map(from_item, response.get("Items", [])):
-            if item is None:
-                continue
-            record = {k: v for k, v in item.items() if k not in ("PK", "SK")}
-            hashed = str(item["PK"]).removeprefix("KEY#")
-            listed = _listed_item(hashed, record)
-            if not _put_if_absent(listed):
-                continue
-            added += 1
+        response = request(partial(read_page, start))
+        yield from (item for item in map(from_item, response.get("Items", [])) if item)
         start = response.get("LastEvaluatedKey")
         if start is None:
-            return added
+            return
 
 
-def _put_new(pk: str, sk: str, record: Mapping[str, object]) -> None:
-    item = to_item({"PK": pk, "SK": sk, **record})
-    request(
-        lambda db, table: db.put_item(
-            TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)"
-        )
-    )
+def _without_keys(item: Item) -> Item:
+    return {name: value for name, value in item.items() if name not in ("PK", "SK")}
 
 
 def _put_if_absent(item: AttributeMap) -> bool:
