@@ -130,8 +130,8 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
             today,
             clock.now_ms(),
             user_id=request["userId"],
-            onsite_pwd=rules.presented_as_stored(
-                stored["onsitePwd"], account, request["onsitePwd"]
+            onsite_pwd=rules.Presented.of(account, request["onsitePwd"]).as_stored(
+                stored["onsitePwd"]
             ),
             redeeming=True,
         )

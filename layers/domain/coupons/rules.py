@@ -4,6 +4,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -57,22 +58,31 @@ def password_digest(account: str, password: str) -> str:
     return PASSWORD_DIGEST + hashlib.sha256(salted).hexdigest()
 
 
-def presented_forms(account: str, presented: str) -> tuple[str, str]:
-    """The stored forms a presented password matches: its digest, and itself for a coupon
-    stored in clear (a presented text that looks like a digest matches only as a digest)."""
-    digest = password_digest(account, presented)
-    return digest, digest if presented.startswith(PASSWORD_DIGEST) else presented
+@dataclass(frozen=True)
+class Presented:
+    """A password presented to a redemption, in the stored forms it matches: its digest,
+    and itself for a coupon stored in clear (a presented text that looks like a digest
+    matches only as a digest). Digested once per request."""
+
+    digest: str
+    clear: str
+
+    @classmethod
+    def of(cls, account: str, password: str) -> "Presented":
+        digest = password_digest(account, password)
+        return cls(digest, digest if password.startswith(PASSWORD_DIGEST) else password)
+
+    def as_stored(self, stored: str) -> str:
+        """In the form the coupon keeps its own password (for `refusal`)."""
+        return self.digest if stored.startswith(PASSWORD_DIGEST) else self.clear
+
+    def opens(self, stored: str) -> bool:
+        return self.as_stored(stored) == stored
 
 
 def stored_digest(account: str, stored: str) -> str:
     """The digest of a coupon's password, however it is stored (its shared counter's name)."""
     return stored if stored.startswith(PASSWORD_DIGEST) else password_digest(account, stored)
-
-
-def presented_as_stored(stored: str, account: str, presented: str) -> str:
-    """The presented password in the form the coupon keeps its own (for `refusal`)."""
-    digest, clear = presented_forms(account, presented)
-    return digest if stored.startswith(PASSWORD_DIGEST) else clear
 
 
 def normalize_code(raw: object, field: str = "cpnNo") -> str:

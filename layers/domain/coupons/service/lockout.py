@@ -26,27 +26,33 @@ _COUNTERS_LIMIT = 10_000
 containers.on_reset(_counters.clear)
 
 
-def shared_counters(account: str, presented: str) -> list[str]:
+def shared_counters(account: str, presented: rules.Presented) -> list[str]:
     """The shared counters a redemption presenting this password must find unlocked: the
     account's, and that of its coupons with this password (none without a password)."""
-    if not presented:
+    if not presented.digest:
         return []
-    digest = rules.password_digest(account, presented)
-    return [password_guard_pk(account), password_guard_pk(account, digest)]
+    return [password_guard_pk(account), password_guard_pk(account, presented.digest)]
 
 
-def shared_lock_end(
-    account: str, coupon: StoredCoupon, presented: str, locks: Mapping[str, PasswordGuard]
-) -> int:
-    """When the shared locks that hold for this coupon end (ms; 0: none): the account's, and
-    its password's when that is the password presented (another password's lock says
-    nothing about this coupon)."""
+def with_shared_locks(
+    account: str,
+    coupon: StoredCoupon,
+    presented: rules.Presented,
+    locks: Mapping[str, PasswordGuard],
+) -> StoredCoupon:
+    """The coupon as locked as the shared locks that hold for it make it (for `refusal` and
+    its Retry-After): the account's, and its password's when that is the password presented
+    (another password's lock says nothing about this coupon)."""
     if not coupon["onsitePwd"]:
-        return 0
+        return coupon
     pks = [password_guard_pk(account)]
-    if rules.presented_as_stored(coupon["onsitePwd"], account, presented) == coupon["onsitePwd"]:
-        pks.append(password_guard_pk(account, rules.stored_digest(account, coupon["onsitePwd"])))
-    return max((int(locks[pk].get("pwdLockedUntil") or 0) for pk in pks if pk in locks), default=0)
+    if presented.opens(coupon["onsitePwd"]):
+        pks.append(password_guard_pk(account, presented.digest))
+    ends = [int(locks[pk].get("pwdLockedUntil") or 0) for pk in pks if pk in locks]
+    shared_end = max(ends, default=0)
+    if shared_end > int(coupon.get("pwdLockedUntil") or 0):
+        return {**coupon, "pwdLockedUntil": shared_end}
+    return coupon
 
 
 def refuse_wrong_password(account: str, code: str, coupon: StoredCoupon, at: int) -> NoReturn:

@@ -16,7 +16,7 @@ from coupons.idempotency import IdempotencyKey, Replayed, guarded
 from coupons.observability import count
 from coupons.queries import HistoryQuery
 from coupons.records import Page, PasswordGuard, RedemptionView, StoredCoupon, UseResult
-from coupons.service.lockout import refuse_wrong_password, shared_counters, shared_lock_end
+from coupons.service.lockout import refuse_wrong_password, shared_counters, with_shared_locks
 from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
@@ -52,6 +52,7 @@ def redeem_coupon(
     today = clock.today().isoformat()
     belief = _seen.get((account, code), _FIRST_GUESS)
     not_before = 0  # the record's time must not precede the coupon's creation
+    presented = rules.Presented.of(account, request.onsitePwd)
     shared_locks: dict[str, PasswordGuard] = {}  # shared wrong-password counters found locked
     for attempt in range(_ATTEMPTS):
         # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
@@ -69,6 +70,7 @@ def redeem_coupon(
             pinned=pinned,
             result=result,
             attempted_at=attempted_at,
+            presented=presented,
             # With a shared counter locked, only a coupon without a password may be redeemed.
             shared=not shared_locks,
         )
@@ -78,8 +80,15 @@ def redeem_coupon(
             shared_locks |= failed.locks
             if not failed.coupon_failed:
                 continue  # the coupon's own rules held: try it as a coupon without a password
-            when = (today, attempted_at)
-            coupon = _refused(account, code, request, failed, when, shared_locks)
+            coupon = _refused(
+                account,
+                code,
+                request,
+                failed,
+                when=(today, attempted_at),
+                presented=presented,
+                shared_locks=shared_locks,
+            )
             actual = int(coupon["useCnt"]), int(coupon["useLimit"])
             older = int(coupon["regTs"]) <= now
             right = actual[1] == belief[1] and (actual[0] == belief[0] or not pinned)
@@ -90,7 +99,7 @@ def redeem_coupon(
             belief, not_before = actual, int(coupon["regTs"])
             continue
         if replayed is not None:
-            return _still_standing(account, code, request, replayed)
+            return _still_standing(account, code, presented, replayed)
         _remember(account, code, result["useCnt"], belief[1])
         count("Redemptions")
         return result
@@ -107,6 +116,7 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
     pinned: bool,
     result: UseResult,
     attempted_at: int,
+    presented: rules.Presented,
     shared: bool,
 ) -> Callable[[Guard | None], None]:
     """The write of one attempt: the use counted under `belief`, and the record of `result`
@@ -119,7 +129,7 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
             code,
             today=today,
             user_id=request.userId,
-            onsite_pwd=rules.presented_forms(account, request.onsitePwd),
+            onsite_pwd=(presented.digest, presented.clear),
             use_count=belief[0] if pinned else None,
             use_limit=belief[1],
             record={
@@ -131,7 +141,7 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
             },
             now=attempted_at,
             guard=guard,
-            password_guards=shared_counters(account, request.onsitePwd) if shared else (),
+            password_guards=shared_counters(account, presented) if shared else (),
             without_password=not shared,
         )
 
@@ -139,7 +149,7 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
 
 
 def _still_standing(
-    account: str, code: str, request: "RedeemRequest", replayed: Replayed[UseResult]
+    account: str, code: str, presented: rules.Presented, replayed: Replayed[UseResult]
 ) -> Replayed[UseResult]:
     """A retry of a redemption gets its first answer only while that use still counts, and
     is never an oracle for the on-site password (which its key keeps out of 4226): one more
@@ -150,15 +160,15 @@ def _still_standing(
     - another password than the first request's: counted as a wrong one (4225, or 4290);
     - else the first answer again."""
     coupon, record, counters = redemption_items.standing(
-        account, code, replayed.result["rdmId"], shared_counters(account, request.onsitePwd)
+        account, code, replayed.result["rdmId"], shared_counters(account, presented)
     )
     if coupon is None or record is None or coupon["regTs"] > record["regTs"]:
         raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
     at = clock.now_ms()
     if coupon["onsitePwd"]:
-        shared_end = shared_lock_end(account, coupon, request.onsitePwd, counters)
-        coupon_end = int(coupon.get("pwdLockedUntil") or 0)
-        locked = rules.lock_seconds({"pwdLockedUntil": max(shared_end, coupon_end)}, at)
+        locked = rules.password_lock_seconds(
+            with_shared_locks(account, coupon, presented, counters), at
+        )
         if locked:
             raise CouponError(ErrorCode.TOO_MANY_REQUESTS, retry_after=locked)
         if not replayed.private_matches:
@@ -170,12 +180,14 @@ def _still_standing(
     return replayed
 
 
-def _refused(
+def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
     account: str,
     code: str,
     request: "RedeemRequest",
     failed: ConditionFailed,
+    *,
     when: tuple[str, int],
+    presented: rules.Presented,
     shared_locks: Mapping[str, PasswordGuard],
 ) -> StoredCoupon:
     """The coupon a refused redemption returned, when no rule refuses it (the belief pinned
@@ -186,15 +198,13 @@ def _refused(
     if coupon is None:
         count("RedemptionsRejected", reason=ErrorCode.COUPON_NOT_FOUND.name)
         raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
-    shared_end = shared_lock_end(account, coupon, request.onsitePwd, shared_locks)
-    if shared_end > int(coupon.get("pwdLockedUntil") or 0):
-        coupon = {**coupon, "pwdLockedUntil": shared_end}
+    coupon = with_shared_locks(account, coupon, presented, shared_locks)
     refused = rules.refusal(
         coupon,
         date.fromisoformat(today),
         at,
         user_id=request.userId,
-        onsite_pwd=rules.presented_as_stored(coupon["onsitePwd"], account, request.onsitePwd),
+        onsite_pwd=presented.as_stored(coupon["onsitePwd"]),
         redeeming=True,
     )
     if refused is None:

@@ -87,7 +87,7 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     be locked (store/guards.py), are checked in it too; `without_password` redeems only a
     coupon that has no password (what a redemption whose shared counters were locked may
     still do). A coupon with an on-site password must hold one of `onsite_pwd`
-    (rules.presented_forms) and must not be locked at `now` (ms);
+    (rules.Presented: its digest, its clear form) and must not be locked at `now` (ms);
     the use forgets its password failures (and an ended lock) in the same update.
 
     `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
