@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -122,41 +123,34 @@ def _prepared_load() -> Load:
     return Load(api, codes)
 
 
-def test_a_silent_dynamodb_is_answered_503_fast_and_the_ledger_holds(
-    faulty_dynamodb: DynamoDBLocal,
+def _stop_for_a_while(ddb: DynamoDBLocal) -> None:
+    """Silent: it accepts connections and never answers, longer than any request may wait."""
+    time.sleep(1.0)
+    _signal(ddb, signal.SIGSTOP)
+    time.sleep(WORST_CASE_S + 2)
+    _signal(ddb, signal.SIGCONT)
+    time.sleep(1.0)
+
+
+def _kill_and_restart(ddb: DynamoDBLocal) -> None:
+    """Dead: connections refused, until it is back with the same data on the same port."""
+    time.sleep(1.0)
+    # SIGTERM, not SIGKILL: DynamoDB Local acknowledges a write before its data file has it,
+    # so SIGKILL can lose an answered transaction (seen: one 200 without its record), which
+    # DynamoDB itself never does; SIGTERM lets it close its files.
+    _signal(ddb, signal.SIGTERM)
+    time.sleep(2.0)
+    ddb.stop()  # reaps the killed process
+    ddb.start()
+    time.sleep(1.0)
+
+
+@pytest.mark.parametrize("fault", [_stop_for_a_while, _kill_and_restart], ids=["silent", "dead"])
+def test_a_failing_dynamodb_is_answered_503_fast_and_the_ledger_holds(
+    faulty_dynamodb: DynamoDBLocal, fault: Callable[[DynamoDBLocal], None]
 ) -> None:
     load = _prepared_load()
-
-    def stop_for_a_while() -> None:
-        time.sleep(1.0)
-        _signal(faulty_dynamodb, signal.SIGSTOP)
-        time.sleep(WORST_CASE_S + 2)  # longer than any request may wait
-        _signal(faulty_dynamodb, signal.SIGCONT)
-        time.sleep(1.0)
-
-    load.run_while(stop_for_a_while)
+    load.run_while(partial(fault, faulty_dynamodb))
     busy = _check_answers(load)
-    assert busy, "no request met the stopped DynamoDB"
-    _settle_and_check_ledger(load, busy)
-
-
-def test_a_dead_dynamodb_is_answered_503_and_the_ledger_holds(
-    faulty_dynamodb: DynamoDBLocal,
-) -> None:
-    load = _prepared_load()
-
-    def kill_and_restart() -> None:
-        time.sleep(1.0)
-        # SIGTERM, not SIGKILL: DynamoDB Local acknowledges a write before its data file has
-        # it, so SIGKILL can lose an answered transaction (seen: one 200 without its record),
-        # which DynamoDB itself never does; SIGTERM lets it close its files.
-        _signal(faulty_dynamodb, signal.SIGTERM)
-        time.sleep(2.0)
-        faulty_dynamodb.stop()  # reaps the killed process
-        faulty_dynamodb.start()  # the same data, back on the same port
-        time.sleep(1.0)
-
-    load.run_while(kill_and_restart)
-    busy = _check_answers(load)
-    assert busy, "no request met the dead DynamoDB"
+    assert busy, "no request met the failing DynamoDB"
     _settle_and_check_ledger(load, busy)
