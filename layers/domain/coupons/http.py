@@ -90,9 +90,6 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
-    def param(self, name: str) -> str | None:
-        return self.params.get(name)
-
     def idempotency(self, route: str, *, private: Iterable[str] = ()) -> IdempotencyKey | None:
         """The request's Idempotency-Key on `route` (None when absent), or 400/4001 when
         malformed; `private` body fields are judged by the operation, not by 4226."""

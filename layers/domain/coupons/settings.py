@@ -5,6 +5,7 @@ start with a message that says so, instead of answering 500 to its first request
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coupons import containers
@@ -45,14 +46,10 @@ def load() -> Settings:
     )
 
 
-_current: list[Settings] = []
-
-
+@cache
 def current() -> Settings:
     """This container's settings (loaded on first use; `http.endpoint` does that at INIT)."""
-    if not _current:
-        _current.append(load())
-    return _current[0]
+    return load()
 
 
-containers.on_reset(_current.clear)
+containers.on_reset(current.cache_clear)
