@@ -1,5 +1,8 @@
-"""Storage faults on the real engine: DynamoDB Local stopped (SIGSTOP: it accepts connections
-and never answers) and killed (connections refused) under a load of keyed redemptions.
+"""Storage faults on the real engine, under a load of keyed redemptions: DynamoDB Local
+stopped (SIGSTOP: it accepts connections and never answers), and DynamoDB gone (connections
+cut and refused, at a TCP proxy in front of DynamoDB Local: killing DynamoDB Local itself
+loses writes it has already answered, with SIGKILL and SIGTERM alike, which DynamoDB never
+does, so the ledger could not be checked afterwards).
 
 Every answer comes well inside the function's timeout, and is either a success or 503/5030
 with Retry-After; once DynamoDB is back, retrying each 503 with its Idempotency-Key settles
@@ -8,12 +11,12 @@ has its 200, and each coupon's count is its records'."""
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -64,18 +67,81 @@ class Load:
                 time.sleep(0.25)
 
 
+class CuttableProxy:
+    """A TCP proxy to DynamoDB Local that can be cut: while cut, new connections are refused
+    and the open ones are closed, as if DynamoDB were gone; restored, it listens again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def restore(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            for connection in self._open:
+                connection.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # cut
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._open |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+
+@dataclass
+class Faulty:
+    ddb: DynamoDBLocal
+    proxy: CuttableProxy
+
+
 @pytest.fixture
-def faulty_dynamodb(coupon_table: str, tmp_path: Path) -> Iterator[DynamoDBLocal]:
-    """A DynamoDB Local of this test's own (data on disk, so it survives a kill), with the
-    functions pointed at it; the shared one is restored afterwards."""
-    ddb = DynamoDBLocal(port=free_port(), db_path=tmp_path / "data")
+def faulty_dynamodb(coupon_table: str) -> Iterator[Faulty]:
+    """A DynamoDB Local of this test's own behind a proxy, with the functions pointed at the
+    proxy; the shared one is restored afterwards."""
+    ddb = DynamoDBLocal(port=free_port())
     ddb.start()
+    assert ddb.port is not None
+    proxy = CuttableProxy(ddb.port)
+    proxy.restore()
     try:
         ensure_table(ddb.endpoint, TABLE_NAME)
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.endpoint
         reset_containers()
-        yield ddb
+        yield Faulty(ddb, proxy)
     finally:
+        proxy.cut()
         ddb.stop()
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = coupon_table
         reset_containers()
@@ -123,31 +189,27 @@ def _prepared_load() -> Load:
     return Load(api, codes)
 
 
-def _stop_for_a_while(ddb: DynamoDBLocal) -> None:
+def _stop_for_a_while(faulty: Faulty) -> None:
     """Silent: it accepts connections and never answers, longer than any request may wait."""
     time.sleep(1.0)
-    _signal(ddb, signal.SIGSTOP)
+    _signal(faulty.ddb, signal.SIGSTOP)
     time.sleep(WORST_CASE_S + 2)
-    _signal(ddb, signal.SIGCONT)
+    _signal(faulty.ddb, signal.SIGCONT)
     time.sleep(1.0)
 
 
-def _kill_and_restart(ddb: DynamoDBLocal) -> None:
-    """Dead: connections refused, until it is back with the same data on the same port."""
+def _gone_for_a_while(faulty: Faulty) -> None:
+    """Gone: open connections cut and new ones refused, then back."""
     time.sleep(1.0)
-    # SIGTERM, not SIGKILL: DynamoDB Local acknowledges a write before its data file has it,
-    # so SIGKILL can lose an answered transaction (seen: one 200 without its record), which
-    # DynamoDB itself never does; SIGTERM lets it close its files.
-    _signal(ddb, signal.SIGTERM)
-    time.sleep(2.0)
-    ddb.stop()  # reaps the killed process
-    ddb.start()
+    faulty.proxy.cut()
+    time.sleep(3.0)
+    faulty.proxy.restore()
     time.sleep(1.0)
 
 
-@pytest.mark.parametrize("fault", [_stop_for_a_while, _kill_and_restart], ids=["silent", "dead"])
+@pytest.mark.parametrize("fault", [_stop_for_a_while, _gone_for_a_while], ids=["silent", "gone"])
 def test_a_failing_dynamodb_is_answered_503_fast_and_the_ledger_holds(
-    faulty_dynamodb: DynamoDBLocal, fault: Callable[[DynamoDBLocal], None]
+    faulty_dynamodb: Faulty, fault: Callable[[Faulty], None]
 ) -> None:
     load = _prepared_load()
     load.run_while(partial(fault, faulty_dynamodb))
