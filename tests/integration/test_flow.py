@@ -64,18 +64,29 @@ def test_korean_messages_over_http(api: Api) -> None:
     assert korean.validate("NOSUCHCODE").body["message"] == "쿠폰을 찾을 수 없습니다."
 
 
-def test_redeem_costs_one_request_when_the_container_guesses_right(api: Api) -> None:
-    """A fresh single-use coupon: the cold guess (unused, single use) is right first time."""
-    code = api.create().result
+@pytest.mark.parametrize(
+    "fields", [{}, {"useLimit": 3, "userId": "u1"}, {"useLimit": 0}], ids=["single", "3", "0"]
+)
+def test_redeem_and_cancel_are_one_request_on_the_engine_in_a_fresh_container(
+    api: Api, fields: dict[str, Any]
+) -> None:
+    """On DynamoDB Local, counting every request (refused ones too): a container that has never
+    seen the coupon redeems it, and cancels that, in one UpdateItem each, with exact counts."""
+    code = api.create(**fields).result
+    user = {"userId": fields["userId"]} if "userId" in fields else {}
+    if fields:  # used once elsewhere
+        api.redeem(code, **user)
     containers.reset()
-    transactions: list[str] = []
+    in_process = Api(api.api_key)  # through the in-process handler, so the counter sees it
+    in_process.validate(code)  # the API key looked up: not counted below
+    sent: list[str] = []
     client().meta.events.register(
-        "before-call.dynamodb.TransactWriteItems", lambda **_: transactions.append("sent")
+        "before-call.dynamodb", lambda model, **_: sent.append(model.name)
     )
-    # Through the in-process handler, so the counter sees the call.
-    in_process = Api(api.api_key)
-    assert in_process.redeem(code).result["useCnt"] == 1
-    assert transactions == ["sent"]
+    redeemed = in_process.redeem(code, **user).result
+    assert redeemed["useCnt"] == (2 if fields else 1)
+    assert in_process.cancel(code, redeemed["rdmId"]).result["useCnt"] == redeemed["useCnt"] - 1
+    assert sent == ["UpdateItem", "UpdateItem"]
 
 
 def test_coupon_admin_console_script(coupon_table: str) -> None:

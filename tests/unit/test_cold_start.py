@@ -11,6 +11,7 @@ import pytest
 
 from devstack.template import REPO_ROOT, Route, function_environment, routes
 from tests.conftest import TABLE_NAME, Api
+from tests.unit.conftest import RequestLog
 
 FUNCTIONS = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
 # Modules no function may load at cold start: heavy, and never needed for a request.
@@ -73,9 +74,6 @@ def test_cold_start_imports_nothing_heavy(route: Route) -> None:
         ("bulk create", ["TransactWriteItems"]),
         ("validate", ["GetItem"]),
         ("update", ["GetItem", "UpdateItem"]),
-        ("redeem", ["TransactWriteItems"]),
-        ("redeem with Idempotency-Key", ["TransactWriteItems"]),
-        ("cancel", ["TransactWriteItems"]),
         ("delete", ["DeleteItem"]),
         ("list", ["Query", "BatchGetItem"]),
         ("redemptions", ["GetItem", "Query"]),
@@ -85,7 +83,7 @@ def test_dynamodb_requests_per_operation(
     api: Api, dynamodb_requests: list[str], operation: str, expected: list[str]
 ) -> None:
     code = api.create(cpnNo="COUNTED01").result
-    rdm_id = api.redeem(code).result["rdmId"]
+    api.redeem(code)
     fresh = api.create().result
     calls: dict[str, Any] = {
         "create": api.create,
@@ -93,9 +91,6 @@ def test_dynamodb_requests_per_operation(
         "bulk create": lambda: api.create_bulk(5),
         "validate": lambda: api.validate(fresh),
         "update": lambda: api.update(fresh, memo="changed"),
-        "redeem": lambda: api.redeem(fresh),
-        "redeem with Idempotency-Key": lambda: api.with_key("k-redeem").redeem(fresh),
-        "cancel": lambda: api.cancel(code, rdm_id),
         "delete": lambda: api.delete(fresh),
         "list": api.list,
         "redemptions": lambda: api.redemptions(code),
@@ -103,4 +98,85 @@ def test_dynamodb_requests_per_operation(
     dynamodb_requests.clear()
     answer = calls[operation]()
     assert answer.code == 0, answer.body
+    assert dynamodb_requests == expected
+
+
+# Redeem and cancel in every case a checkout meets (store/redemptions.py): the kind of coupon,
+# with or without an Idempotency-Key, in a container that has redeemed it before ("seen") or
+# not ("fresh": another container did, or nobody has yet).
+KINDS: dict[str, dict[str, Any]] = {
+    "single-use": {"useLimit": 1},
+    "multi-use with userId": {"useLimit": 3, "userId": "u1"},
+    "unlimited, shared": {"useLimit": 0},
+}
+UPDATE = ["UpdateItem"]
+TRANSACTION = ["TransactWriteItems"]
+# With a key, two items change (the coupon and the key's record), so it is a transaction, and a
+# transaction answers nothing: its condition pins the count this container believes the coupon
+# has. A container that has not seen the coupon guesses "unused, single-use"; when that is
+# wrong, the refusal returns the coupon and the second transaction is right.
+GUESS_WRONG = TRANSACTION * 2
+
+
+def _prepared(api: Api, kind: str, container: str, log: RequestLog) -> tuple[str, int]:
+    """A coupon of `kind` in the state `container` names, and its count before the request."""
+    fields = KINDS[kind]
+    code = api.create(**fields).result
+    user = {"userId": fields["userId"]} if "userId" in fields else {}
+    used = 0
+    if container != "fresh, unused":
+        rdm_id = api.redeem(code, **user).result["rdmId"]
+        used = 1
+        if kind == "single-use":  # a use given back: the coupon can be redeemed again
+            api.cancel(code, rdm_id)
+            used = 0
+    if container.startswith("fresh"):
+        log.new_container()
+        api.validate(code)  # the new container looks the API key up: not counted below
+    return code, used
+
+
+@pytest.mark.parametrize("container", ["seen", "fresh, unused", "fresh, used elsewhere"])
+@pytest.mark.parametrize("keyed", [False, True], ids=["no key", "Idempotency-Key"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_redeem_requests_in_every_case(
+    api: Api, dynamodb_requests: RequestLog, kind: str, keyed: bool, container: str
+) -> None:
+    code, used = _prepared(api, kind, container, dynamodb_requests)
+    caller = api.with_key(f"order-{kind}-{container}") if keyed else api
+    dynamodb_requests.clear()
+    answer = caller.redeem(code, **({"userId": "u1"} if "userId" in KINDS[kind] else {}))
+    assert answer.result["useCnt"] == used + 1, answer.body
+    if not keyed:
+        expected = UPDATE
+    elif container == "seen" or kind == "single-use":
+        expected = TRANSACTION
+    else:
+        expected = GUESS_WRONG
+    assert dynamodb_requests == expected
+
+
+@pytest.mark.parametrize("container", ["seen", "fresh"])
+@pytest.mark.parametrize("keyed", [False, True], ids=["no key", "Idempotency-Key"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_requests_in_every_case(
+    api: Api, dynamodb_requests: RequestLog, kind: str, keyed: bool, container: str
+) -> None:
+    fields = KINDS[kind]
+    code = api.create(**fields).result
+    user = {"userId": fields["userId"]} if "userId" in fields else {}
+    rdm_ids = [api.redeem(code, **user).result["rdmId"] for _ in range(fields["useLimit"] or 2)]
+    if container == "fresh":
+        dynamodb_requests.new_container()
+        api.validate(code)  # the new container looks the API key up: not counted below
+    caller = api.with_key(f"refund-{kind}-{container}") if keyed else api
+    dynamodb_requests.clear()
+    answer = caller.cancel(code, rdm_ids[0])
+    assert answer.result["useCnt"] == len(rdm_ids) - 1, answer.body
+    if not keyed:
+        expected = UPDATE
+    elif container == "seen" or kind == "single-use":  # a fresh guess: one use of one
+        expected = TRANSACTION
+    else:
+        expected = GUESS_WRONG
     assert dynamodb_requests == expected

@@ -483,17 +483,6 @@ def test_a_lone_surrogate_in_an_ignored_field_is_400_not_500(
 # --- cost -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", [None, "order-6"])
-def test_redeem_is_one_dynamodb_request_with_or_without_a_key(
-    api: Api, dynamodb_requests: list[str], key: str | None
-) -> None:
-    code = api.create().result  # also warms the container's key cache
-    dynamodb_requests.clear()
-    answer = api.redeem(code) if key is None else api.with_key(key).redeem(code)
-    assert answer.code == 0
-    assert dynamodb_requests == ["TransactWriteItems"]
-
-
 def test_redeem_replay_is_two_dynamodb_requests(api: Api, dynamodb_requests: list[str]) -> None:
     """The refused transaction returns the key's record; one more read checks that the use
     it reports still counts (the first redemption stays one request)."""
@@ -505,11 +494,3 @@ def test_redeem_replay_is_two_dynamodb_requests(api: Api, dynamodb_requests: lis
     dynamodb_requests.clear()
     assert keyed.redeem(code).headers[REPLAYED] == "true"
     assert dynamodb_requests == ["TransactWriteItems", "BatchGetItem"]
-
-
-def test_cancel_with_a_key_is_one_dynamodb_request(api: Api, dynamodb_requests: list[str]) -> None:
-    code = api.create().result
-    rdm_id = api.redeem(code).result["rdmId"]
-    dynamodb_requests.clear()
-    assert api.with_key("refund-4").cancel(code, rdm_id).code == 0
-    assert dynamodb_requests == ["TransactWriteItems"]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from coupons import containers, rules
+from coupons.store.redemptions import FLUSH_AT, MOST_INLINE
 from devstack.samples import coupon_fields
-from tests.conftest import Api, Response
-from tests.unit.conftest import RequestLog
+from tests.conftest import Api, Response, account_of
 
 YMDT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 YMDT_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -133,28 +133,6 @@ def test_cancel_of_an_unlimited_coupon_reports_no_remaining(api: Api) -> None:
     code = api.create(useLimit=0).result
     rdm_id = api.redeem(code).result["rdmId"]
     assert api.cancel(code, rdm_id).result == {"rdmId": rdm_id, "useCnt": 0, "remaining": None}
-
-
-def test_cancel_is_one_dynamodb_request_after_a_redeem_here(
-    api: Api, dynamodb_requests: list[str]
-) -> None:
-    code = api.create().result
-    rdm_id = api.redeem(code).result["rdmId"]
-    dynamodb_requests.clear()
-    assert api.cancel(code, rdm_id).code == 0
-    assert dynamodb_requests == ["TransactWriteItems"]
-
-
-def test_cancel_of_a_single_use_coupon_is_one_request_on_a_cold_container(
-    api: Api, dynamodb_requests: RequestLog
-) -> None:
-    code = api.create().result
-    rdm_id = api.redeem(code).result["rdmId"]
-    dynamodb_requests.new_container()
-    api.validate(code)  # the new container looks the key up: not counted below
-    dynamodb_requests.clear()
-    assert api.cancel(code, rdm_id).result["useCnt"] == 0
-    assert dynamodb_requests == ["TransactWriteItems"]
 
 
 # --- GET /redemptions -------------------------------------------------------------------------
@@ -564,3 +542,91 @@ def test_bulk_codes_are_the_accounts_own(api: Api, other_api: Api) -> None:
     for code in codes:
         assert other_api.validate(code).code == 4040
     assert _codes(other_api.list()) == []
+
+
+# --- redemption records: kept on the coupon, then moved out -----------------------------------
+
+
+def _stored_records(api: Api, code: str) -> tuple[int, int]:
+    """(records on the coupon item, records moved to items of their own), read from the table."""
+    from coupons import settings
+    from coupons.store.client import client
+    from coupons.store.items import from_item
+    from coupons.store.keys import COUPON_SK, coupon_pk
+
+    items = client().query(
+        TableName=settings.current().table_name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": coupon_pk(account_of(api), code)}},
+    )["Items"]
+    stored = [from_item(item) or {} for item in items]
+    coupon = next((item for item in stored if item["SK"] == COUPON_SK), {})
+    return len(coupon.get("rdm", {})), sum(item["SK"].startswith("R#") for item in stored)
+
+
+def test_records_move_out_and_the_history_keeps_every_one_newest_first(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    ids = [api.redeem(code, memo=f"order {i}").result["rdmId"] for i in range(20)]
+    on_coupon, moved = _stored_records(api, code)
+    assert (on_coupon + moved, moved % FLUSH_AT) == (20, 0) and on_coupon < FLUSH_AT
+    # One moved out long ago, one still on the coupon: each cancelled with the exact count.
+    assert api.cancel(code, ids[2]).result["useCnt"] == 19
+    assert api.cancel(code, ids[19]).result["useCnt"] == 18
+    pages = list(_pages(lambda **q: api.redemptions(code, **q), limit="7"))
+    items = [item for page in pages for item in page.result["items"]]
+    assert [item["rdmId"] for item in items] == ids[::-1]
+    assert [item["memo"] for item in items] == [f"order {i}" for i in reversed(range(20))]
+    cancelled = {item["rdmId"] for item in items if item["status"] == "CANCELLED"}
+    assert cancelled == {ids[2], ids[19]}
+
+
+def test_keyed_redemptions_alone_keep_the_coupon_item_bounded(api: Api) -> None:
+    """A transaction does not see the coupon: at MOST_INLINE records one is refused, the
+    records move out, and it goes through."""
+    code = api.create(useLimit=0).result
+    counts = [api.with_key(f"order-{i}").redeem(code).result["useCnt"] for i in range(40)]
+    assert counts == list(range(1, 41))
+    on_coupon, moved = _stored_records(api, code)
+    assert on_coupon + moved == 40 and on_coupon <= MOST_INLINE
+    assert len(api.redemptions(code, limit="100").result["items"]) == 40
+
+
+def test_a_coupon_stored_without_a_record_map_still_redeems_and_cancels(api: Api) -> None:
+    """Coupons stored before records were kept on them get their map with their first use."""
+    from coupons import settings
+    from coupons.store.client import client
+    from coupons.store.keys import coupon_key
+
+    code = api.create(useLimit=3, userId="u1").result
+    client().update_item(
+        TableName=settings.current().table_name,
+        Key=coupon_key(account_of(api), code),
+        UpdateExpression="REMOVE rdm",
+    )
+    rdm_id = api.redeem(code, userId="u1").result["rdmId"]
+    assert api.cancel(code, rdm_id).result == {"rdmId": rdm_id, "useCnt": 0, "remaining": 3}
+    assert [item["status"] for item in api.redemptions(code).result["items"]] == ["CANCELLED"]
+
+
+def test_a_replay_after_its_record_moved_out_answers_until_it_is_cancelled(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    keyed = api.with_key("order-moved")
+    first = keyed.redeem(code)
+    for _ in range(FLUSH_AT):
+        api.redeem(code)
+    assert _stored_records(api, code)[1] >= 1
+    again = keyed.redeem(code)
+    assert (again.headers.get("Idempotent-Replayed"), again.body) == ("true", first.body)
+    api.cancel(code, first.result["rdmId"])
+    assert keyed.redeem(code).code == 4227
+
+
+def test_a_deleted_coupon_keeps_the_records_it_carried(api: Api) -> None:
+    code = api.create(useLimit=0).result
+    for _ in range(3):
+        api.redeem(code)
+    assert _stored_records(api, code) == (3, 0)
+    assert api.delete(code).code == 0
+    assert _stored_records(api, code) == (0, 3)
+    assert api.create(cpnNo=code, useLimit=0).code == 0
+    assert api.redemptions(code).result["items"] == []  # not shown under its successor

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.endpoint import Endpoint
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -294,10 +295,12 @@ def test_a_throttled_api_key_lookup_is_503_not_401(
     _is_503(api.list())
 
 
+# A redemption or cancellation is a transaction only with an Idempotency-Key (alone, it is one
+# UpdateItem).
 TRANSACTION_ROUTES = [
     (method, path, request)
     for method, path, request in STORE_ROUTES
-    if path in ("/create/bulk", "/redeem", "/redeem/cancel")
+    if path == "/create/bulk" or (path in ("/redeem", "/redeem/cancel") and "headers" in request)
 ]
 
 
@@ -357,3 +360,52 @@ def test_storage_that_fails_or_hangs_is_503_on_every_route(
     _throttled_changes_nothing(
         api, method, path, request_, monkeypatch, lambda: _Unreachable(STORAGE_FAULTS[fault])
     )
+
+
+class _AnswersLost:
+    """The first `operation` DynamoDB applies, but its answer never comes (read timeout)."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.sent = 0
+        self.real = getattr(Endpoint, "_do_get_response")  # noqa: B009 - botocore's private
+
+    def send(self, endpoint: Any, request: Any, model: Any, context: Any) -> Any:
+        answer = self.real(endpoint, request, model, context)
+        if model.name != self.operation:
+            return answer
+        self.sent += 1
+        if self.sent > 1:
+            return answer
+        return None, ReadTimeoutError(endpoint_url=request.url)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "operation"),
+    [(False, "UpdateItem"), (True, "TransactWriteItems")],
+    ids=["UpdateItem", "transaction"],
+)
+def test_a_redemption_whose_answer_was_lost_is_never_counted_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch, keyed: bool, operation: str
+) -> None:
+    """The SDK sends a request again when its answer does not come. A lone UpdateItem has no
+    idempotency token, so a redemption's is not sent again (503, the use counted once; the
+    client's retry with an Idempotency-Key is the safe one); a transaction has one (and the
+    key's record), so it is sent again and answers for the first."""
+    code = api.create(useLimit=3, userId="u1").result
+    lost = _AnswersLost(operation)
+
+    def send(endpoint: Any, request: Any, model: Any, context: Any) -> Any:  # bound per endpoint
+        return lost.send(endpoint, request, model, context)
+
+    monkeypatch.setattr(Endpoint, "_do_get_response", send)
+    caller = api.with_key("lost-answer") if keyed else api
+    answer = caller.redeem(code, userId="u1")
+    monkeypatch.undo()
+    if keyed:
+        assert (answer.code, answer.result["useCnt"]) == (0, 1)
+        assert lost.sent >= 2  # sent again, and answered for the first
+    else:
+        _is_503(answer)
+        assert lost.sent == 1
+    assert api.validate(code).result["useCnt"] == 1

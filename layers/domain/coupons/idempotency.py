@@ -130,7 +130,7 @@ def remembered[T](key: IdempotencyKey | None, operation: Callable[[], T]) -> T |
 
 
 def guarded(
-    key: IdempotencyKey | None, result: object, write: Callable[[Guard | None], None]
+    key: IdempotencyKey | None, result: object, write: Callable[[Guard | None], object]
 ) -> Replayed[Any] | None:
     """Run `write(guard)`, the one request of an operation whose success answers `result`,
     with the key's completed record as its guard (None without a key). None when it wrote;

@@ -42,19 +42,25 @@ class StoredCoupon(CouponTermsRecord):
     regTs: int  # ms; a redemption record older than this belongs to a deleted coupon
     pwdFailTs: NotRequired[list[int]]  # times (ms) of recent wrong on-site passwords
     pwdLockedUntil: NotRequired[int]  # ms; redemption with a password is locked until then
+    rdm: NotRequired[dict[str, "RedemptionFields"]]  # its recent redemption records, by rdmId
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
 
 
-class RedemptionRecord(TypedDict):
-    rdmId: str  # 12 hex digits of its time in ms, then 12 random
+class RedemptionFields(TypedDict):
+    """A redemption record as the coupon item keeps it, under its rdmId (store/redemptions.py)."""
+
     userId: str
     memo: str
     status: RedemptionStatus
     regTs: int
     cancelTs: NotRequired[int]
     cancelMemo: NotRequired[str]
+
+
+class RedemptionRecord(RedemptionFields):
+    rdmId: str  # 12 hex digits of its time in ms, then 12 random
 
 
 class IdempotencyRecord(TypedDict):

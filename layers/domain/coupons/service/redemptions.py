@@ -1,10 +1,12 @@
 """Redemptions: redeem (with the on-site password lockout), cancel, and the history.
 
-A redemption checks every rule and counts one use in one conditional transaction, which also
-claims the Idempotency-Key's record when there is one. It pins what this container believes
-about the coupon's count and limit (`_seen`), so that on success the new count and what
-remains are known without reading the coupon; a wrong belief costs one more request and is
-corrected from the coupon the failed condition returns."""
+A redemption checks every rule, counts one use and writes its record in one request (store/
+redemptions.py). Alone it is a single UpdateItem whose answer is the coupon after the use, so
+its count is exact whatever this container knew. With an Idempotency-Key (or shared
+wrong-password counters to check) it is a transaction, which answers nothing: it pins what this
+container believes about the coupon's count and limit (`_seen`), so that on success the new
+count and what remains are known; a wrong belief costs one more request and is corrected from
+the coupon the failed condition returns. Cancellation alike."""
 
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -21,26 +23,32 @@ from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
 from coupons.store.idempotency import Guard
+from coupons.store.redemptions import Belief
 from coupons.views import redemption_view
 
 if TYPE_CHECKING:
     from coupons.models import CancelRequest, RedeemRequest
 
-# Attempts of a redemption or cancellation. A limited coupon's count is pinned on every attempt,
-# so its answer (useCnt, remaining) is always exact; each failed attempt means another use or
-# cancellation landed in between. An unlimited coupon's count may move on every request, so
-# after its pinned attempts the count floats and the answer is approximate.
+# Attempts of a redemption or cancellation; each failed one means the belief was wrong (another
+# use or cancellation landed in between), or the coupon's records had to move out first. In a
+# transaction an unlimited coupon's count is pinned on the first attempt only, so that a hot
+# coupon cannot starve a request; its reported count is then approximate.
 _ATTEMPTS = 12
 _PINNED_UNLIMITED_ATTEMPTS = 1
 # What this container last saw of a coupon: (useCnt, useLimit). A coupon nobody here has seen
 # is most likely unused and single-use; a cancelled redemption most often the only use of a
 # single-use coupon.
-type Belief = tuple[int, int]
-_seen: dict[tuple[str, str], Belief] = {}
+_seen: dict[tuple[str, str], tuple[int, int]] = {}
 _SEEN_LIMIT = 10_000
-_FIRST_GUESS: Belief = (0, 1)
-_FIRST_CANCEL_GUESS: Belief = (1, 1)
+_FIRST_GUESS = (0, 1)
+_FIRST_CANCEL_GUESS = (1, 1)
 containers.on_reset(_seen.clear)
+
+
+def _pinned(belief: tuple[int, int], attempt: int) -> Belief:
+    if belief[1] == rules.UNLIMITED and attempt >= _PINNED_UNLIMITED_ATTEMPTS:
+        return None, belief[1]
+    return belief
 
 
 def redeem_coupon(
@@ -55,27 +63,37 @@ def redeem_coupon(
     presented = rules.Presented.of(account, request.onsitePwd)
     shared_locks: dict[str, PasswordGuard] = {}  # shared wrong-password counters found locked
     for attempt in range(_ATTEMPTS):
-        # Once an unlimited coupon's pinned attempts are spent its count floats, so a hot coupon
-        # cannot starve a request; the reported useCnt is then approximate.
-        pinned = belief[1] != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
         attempted_at = clock.now_ms()
-        now = max(attempted_at, not_before)
-        result = _use_result(rules.new_id(now), belief[0] + 1, belief[1])
+        rdm_id = rules.new_id(max(attempted_at, not_before))
+        # With a shared counter locked, only a coupon without a password may be redeemed.
+        counters = shared_counters(account, presented) if not shared_locks else ()
+        single = key is None and not counters  # one UpdateItem, which answers for itself
+        pinned = None if single else _pinned(belief, attempt)
         write = _redemption(
             account,
             code,
             request,
             today=today,
-            belief=belief,
-            pinned=pinned,
-            result=result,
+            belief=pinned,
+            rdm_id=rdm_id,
             attempted_at=attempted_at,
             presented=presented,
-            # With a shared counter locked, only a coupon without a password may be redeemed.
-            shared=not shared_locks,
+            counters=counters,
+            without_password=bool(shared_locks),
         )
         try:
-            replayed = guarded(key, result, write)
+            if single:
+                after = write(None)
+                assert after is not None
+                limit = int(after["useLimit"])
+                result = _use_result(rdm_id, int(after["useCnt"]), limit)
+                redemption_items.move_out(account, code, after)
+            else:
+                limit = belief[1]
+                result = _use_result(rdm_id, belief[0] + 1, limit)
+                replayed = guarded(key, result, write)
+                if replayed is not None:
+                    return _still_standing(account, code, presented, replayed)
         except redemption_items.Refused as failed:
             shared_locks |= failed.locks
             if not failed.coupon_failed:
@@ -89,21 +107,34 @@ def redeem_coupon(
                 presented=presented,
                 shared_locks=shared_locks,
             )
-            actual = int(coupon["useCnt"]), int(coupon["useLimit"])
-            older = int(coupon["regTs"]) <= now
-            right = actual[1] == belief[1] and (actual[0] == belief[0] or not pinned)
-            if older and right and not shared_locks:
-                raise RuntimeError("redeem condition refused a coupon the rules accept") from None
+            _make_room(account, code, coupon, pinned, now=max(attempted_at, not_before))
             if coupon["onsitePwd"]:
                 shared_locks = {}  # none of them holds for it now: check them again
-            belief, not_before = actual, int(coupon["regTs"])
+            belief, not_before = (int(coupon["useCnt"]), int(coupon["useLimit"])), coupon["regTs"]
             continue
-        if replayed is not None:
-            return _still_standing(account, code, presented, replayed)
-        _remember(account, code, result["useCnt"], belief[1])
+        _remember(account, code, result["useCnt"], limit)
         count("Redemptions")
         return result
     raise storage_busy()
+
+
+def _make_room(
+    account: str, code: str, coupon: StoredCoupon, pinned: Belief | None, *, now: int
+) -> None:
+    """What a refusal that no rule explains calls for: the coupon's record map (a coupon
+    stored before there was one), room in it, or (only in a transaction) a new belief; else
+    the condition and the rules disagree, which is a bug."""
+    records = coupon.get("rdm")
+    if records is None:
+        coupon_items.give_records_map(account, code)
+    elif len(records) >= redemption_items.MOST_INLINE:
+        redemption_items.move_out(account, code, coupon)
+    elif coupon["regTs"] > now:
+        return  # a coupon younger than the record: the next attempt is timed after it
+    elif pinned is None or (
+        pinned[1] == coupon["useLimit"] and pinned[0] in (None, coupon["useCnt"])
+    ):
+        raise RuntimeError("redeem condition refused a coupon the rules accept")
 
 
 def _redemption(  # noqa: PLR0913 - one attempt's facts
@@ -112,37 +143,36 @@ def _redemption(  # noqa: PLR0913 - one attempt's facts
     request: "RedeemRequest",
     *,
     today: str,
-    belief: Belief,
-    pinned: bool,
-    result: UseResult,
+    belief: Belief | None,
+    rdm_id: str,
     attempted_at: int,
     presented: rules.Presented,
-    shared: bool,
-) -> Callable[[Guard | None], None]:
-    """The write of one attempt: the use counted under `belief`, and the record of `result`
-    (timed by its rdmId); with `shared`, the shared wrong-password counters checked, else
-    only a coupon without a password redeemed."""
+    counters: tuple[str, ...] | list[str],
+    without_password: bool,
+) -> Callable[[Guard | None], StoredCoupon | None]:
+    """The write of one attempt: the use counted (under `belief`, in a transaction) and its
+    record, timed by its rdmId; the shared wrong-password `counters` checked; with
+    `without_password`, only a coupon without a password redeemed."""
 
-    def write(guard: Guard | None) -> None:
-        redemption_items.redeem(
+    def write(guard: Guard | None) -> StoredCoupon | None:
+        return redemption_items.redeem(
             account,
             code,
             today=today,
             user_id=request.userId,
             onsite_pwd=(presented.digest, presented.clear),
-            use_count=belief[0] if pinned else None,
-            use_limit=belief[1],
             record={
-                "rdmId": result["rdmId"],
+                "rdmId": rdm_id,
                 "userId": request.userId,
                 "memo": request.memo,
                 "status": "REDEEMED",
-                "regTs": int(result["rdmId"][:12], 16),
+                "regTs": int(rdm_id[:12], 16),
             },
             now=attempted_at,
+            belief=belief,
             guard=guard,
-            password_guards=shared_counters(account, presented) if shared else (),
-            without_password=not shared,
+            password_guards=counters,
+            without_password=without_password,
         )
 
     return write
@@ -220,30 +250,47 @@ def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
 def cancel_redemption(
     account: str, request: "CancelRequest", key: IdempotencyKey | None = None
 ) -> UseResult | Replayed[UseResult]:
-    """Mark one redemption CANCELLED and give its use back, in one transaction (pinning the
-    count like redeem, and claiming the Idempotency-Key's record when there is one)."""
+    """Mark one redemption CANCELLED and give its use back, in one request: one UpdateItem
+    when its record is on the coupon and there is no Idempotency-Key, else one transaction
+    pinning the count like redeem (and claiming the key's record)."""
     code = rules.normalize_code(request.cpnNo)
     redeemed_at = int(request.rdmId[:12], 16)
-    use_count, use_limit = _seen.get((account, code), _FIRST_CANCEL_GUESS)
+    belief = _seen.get((account, code), _FIRST_CANCEL_GUESS)
+    inline = True  # most cancellations come soon after the use, its record still on the coupon
     for attempt in range(_ATTEMPTS):
-        pinned = use_limit != rules.UNLIMITED or attempt < _PINNED_UNLIMITED_ATTEMPTS
-        result = _use_result(request.rdmId, max(use_count - 1, 0), use_limit)
+        single = key is None and inline
         write = _cancellation(
-            account, code, request, (use_count, use_limit), pinned=pinned, redeemed_at=redeemed_at
+            account,
+            code,
+            request,
+            None if single else _pinned(belief, attempt),
+            inline=inline,
+            redeemed_at=redeemed_at,
         )
         try:
-            replayed = guarded(key, result, write)
+            if single:
+                after = write(None)
+                assert after is not None
+                limit = int(after["useLimit"])
+                result = _use_result(request.rdmId, int(after["useCnt"]), limit)
+            else:
+                limit = belief[1]
+                result = _use_result(request.rdmId, max(belief[0] - 1, 0), limit)
+                replayed = guarded(key, result, write)
+                if replayed is not None:
+                    return replayed
         except redemption_items.NotCancellable:
             raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND) from None
+        except redemption_items.NotInline:
+            inline = False
+            continue
         except ConditionFailed as failed:
             coupon = coupon_items.as_coupon(failed.old)
             if coupon is None:
                 raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
-            use_count, use_limit = int(coupon["useCnt"]), int(coupon["useLimit"])
+            belief = int(coupon["useCnt"]), int(coupon["useLimit"])
             continue
-        if replayed is not None:
-            return replayed
-        _remember(account, code, result["useCnt"], use_limit)
+        _remember(account, code, result["useCnt"], limit)
         count("RedemptionsCancelled")
         return result
     raise storage_busy()
@@ -253,21 +300,21 @@ def _cancellation(
     account: str,
     code: str,
     request: "CancelRequest",
-    belief: Belief,
+    belief: Belief | None,
     *,
-    pinned: bool,
+    inline: bool,
     redeemed_at: int,
-) -> Callable[[Guard | None], None]:
-    def write(guard: Guard | None) -> None:
-        redemption_items.cancel(
+) -> Callable[[Guard | None], StoredCoupon | None]:
+    def write(guard: Guard | None) -> StoredCoupon | None:
+        return redemption_items.cancel(
             account,
             code,
             request.rdmId,
             redeemed_ts=redeemed_at,
             cancel_ts=clock.now_ms(),
             memo=request.memo,
-            use_count=belief[0] if pinned else None,
-            use_limit=belief[1],
+            belief=belief,
+            inline=inline,
             guard=guard,
         )
 
@@ -275,20 +322,32 @@ def _cancellation(
 
 
 def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView]:
-    """The current coupon's redemption records, newest first, a page at a time."""
+    """The current coupon's redemption records, newest first, a page at a time: those on the
+    coupon item and those moved out, merged."""
     coupon = coupon_items.get(account, query.cpnNo)
     if coupon is None:
         raise CouponError(ErrorCode.COUPON_NOT_FOUND)
     scope = f"redemptions|{account}|{query.cpnNo}|{coupon['cid']}"
-    after = None
+    before = None
     if query.cursor is not None:
-        (after,) = cursors.decode(cursors.secret(account), scope, query.cursor, 1)
-    records, last = redemption_items.history(
-        account, query.cpnNo, since_ts=int(coupon["regTs"]), limit=query.limit, after=after
+        (before,) = cursors.decode(cursors.secret(account), scope, query.cursor, 1)
+    moved = redemption_items.history(
+        account, query.cpnNo, since_ts=int(coupon["regTs"]), limit=query.limit + 1, before=before
     )
+    inline = [
+        record
+        for record in redemption_items.inline_records(coupon)
+        if before is None or record["rdmId"] < before
+    ]
+    # One more than asked tells whether there is a next page.
+    records = sorted([*inline, *moved], key=lambda record: record["rdmId"], reverse=True)
+    page = records[: query.limit]
+    more = len(records) > query.limit
     return {
-        "items": [redemption_view(record) for record in records],
-        "cursor": cursors.encode(cursors.secret(account), scope, [last]) if last else None,
+        "items": [redemption_view(record) for record in page],
+        "cursor": cursors.encode(cursors.secret(account), scope, [page[-1]["rdmId"]])
+        if more
+        else None,
     }
 
 

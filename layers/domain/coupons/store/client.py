@@ -5,12 +5,18 @@ running transaction) and retries what can be retried."""
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+)
 from botocore.exceptions import ConnectionError as StorageConnectionError
 from botocore.loaders import Loader
 
@@ -51,6 +57,13 @@ SDK_ATTEMPTS = 2
 WORST_CASE_S = SDK_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (SDK_ATTEMPTS - 1) * 1.0
 
 type Reason = Mapping[str, Any]
+
+# Whether the SDK may send the current request again after a failure that may have applied it
+# (an answer that timed out or was cut, a 5xx): off for a write that must not happen twice and
+# has no idempotency token (request(resend=False)). A transaction has one (botocore fills in
+# ClientRequestToken), and a request that never reached DynamoDB, or was throttled, was not
+# applied: those are sent again as usual.
+_resend = ContextVar("resend", default=True)
 
 
 class ConditionFailed(Exception):
@@ -106,13 +119,32 @@ def client() -> "DynamoDBClient":
             max_pool_connections=50,  # the local gateway runs many requests per process
         ),
     )
+    made.meta.events.register_first(
+        "needs-retry.dynamodb", cast("Callable[..., None]", _unless_maybe_applied)
+    )
     return cast("DynamoDBClient", made)
+
+
+def _unless_maybe_applied(
+    response: Any = None, caught_exception: Exception | None = None, **_: Any
+) -> bool | None:
+    """botocore's needs-retry hook, before its own: False (do not send it again) when the
+    request may have been applied and must not be resent; None leaves it to the SDK."""
+    if _resend.get():
+        return None
+    if caught_exception is not None:
+        reached = not isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError))
+        return False if reached else None
+    status = response[0].status_code if response else 0
+    return False if status >= FIRST_SERVER_ERROR else None
 
 
 containers.on_reset(client.cache_clear)
 
 
-def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
+def request[T](
+    send: "Callable[[DynamoDBClient, str], T]", *, attempts: int = ATTEMPTS, resend: bool = True
+) -> T:
     """Run one DynamoDB request, `send(client, table_name)`, and translate its refusals:
     - a failed condition: ConditionFailed with the old item;
     - a transaction cancelled by a condition: Cancelled with the reasons;
@@ -121,8 +153,10 @@ def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
       retried within its budget, see WORST_CASE_S);
     - a conflict with a running transaction (a single-item write to an item inside one, which
       botocore does not retry, or a transaction cancelled only by conflicts) or an Unfinished
-      batch: tried again with backoff, up to ATTEMPTS times, then 503/5030."""
-    for attempt in range(ATTEMPTS):
+      batch: tried again with backoff, up to `attempts` times, then 503/5030.
+    Without `resend`, the SDK does not send it again when it may have been applied (above)."""
+    for attempt in range(attempts):
+        token = _resend.set(resend)
         try:
             return send(client(), settings.current().table_name)
         except ClientError as error:
@@ -131,13 +165,15 @@ def request[T](send: "Callable[[DynamoDBClient, str], T]") -> T:
             raise storage_busy() from error
         except Unfinished:
             pass
-        _backoff(attempt)
+        finally:
+            _resend.reset(token)
+        backoff(attempt)
     raise storage_busy()
 
 
-def transact(actions: "Sequence[TransactWriteItemTypeDef]") -> None:
+def transact(actions: "Sequence[TransactWriteItemTypeDef]", *, attempts: int = ATTEMPTS) -> None:
     """TransactWriteItems, all or nothing; refusals as in `request`."""
-    request(lambda db, _table: db.transact_write_items(TransactItems=actions))
+    request(lambda db, _table: db.transact_write_items(TransactItems=actions), attempts=attempts)
 
 
 def get_many(keys: "Sequence[AttributeMap]", *, consistent: bool = False) -> list[Item]:
@@ -183,5 +219,6 @@ def _raise_unless_retryable(error: ClientError) -> None:
     raise error
 
 
-def _backoff(attempt: int) -> None:
+def backoff(attempt: int) -> None:
+    """A pause before attempt `attempt` + 1 of a refused request, growing and jittered."""
     time.sleep(random.uniform(0, 0.01 * 2**attempt))

@@ -5,17 +5,27 @@ redemptions.py; the listing indexes' keys are in keys.py.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from coupons import settings
+from coupons.errors import storage_busy
 from coupons.records import StoredCoupon
-from coupons.store.client import Cancelled, ConditionFailed, request, transact
-from coupons.store.items import AttributeMap, Item, assignments, from_item, to_item, values
+from coupons.store.client import Cancelled, ConditionFailed, backoff, request, transact
+from coupons.store.items import (
+    AttributeMap,
+    Item,
+    assignments,
+    from_item,
+    to_attr,
+    to_item,
+    values,
+)
 from coupons.store.keys import (
     BY_GROUP,
     BY_USER,
     COUPON_KEY_ATTRIBUTES,
     COUPON_SK,
+    REDEMPTION_PREFIX,
     coupon_key,
     coupon_pk,
     index_keys,
@@ -23,10 +33,20 @@ from coupons.store.keys import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef, UpdateTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        DeleteTypeDef,
+        PutTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
 
 # The on-site password lock has ended, or there never was one (rules.PASSWORD_*).
 UNLOCKED = "(attribute_not_exists(pwdLockedUntil) OR pwdLockedUntil <= :now)"
+# The coupon's own redemption records, rdmId -> record (store/redemptions.py).
+INLINE: Final = "rdm"
+# Attempts of a delete that moves the coupon's records out, each refused by a redemption or
+# cancellation that landed in between.
+_DELETE_ATTEMPTS = 12
 
 
 def as_coupon(item: Item | None) -> StoredCoupon | None:
@@ -62,6 +82,56 @@ def guarded_update(
     return update
 
 
+def returned_coupon(update: "UpdateTypeDef") -> StoredCoupon:
+    """Apply `update` (one UpdateItem, never sent twice: it counts a use or gives one back)
+    and return the coupon as it is after it."""
+    response = request(
+        lambda db, _table: db.update_item(**update, ReturnValues="ALL_NEW"), resend=False
+    )
+    coupon = as_coupon(from_item(response.get("Attributes")))
+    assert coupon is not None, "an update under attribute_exists(PK) returns the item"
+    return coupon
+
+
+def moved_out(
+    account: str, cpn_no: str, records: Mapping[str, Mapping[str, object]]
+) -> "list[TransactWriteItemTypeDef]":
+    """The puts that give each of the coupon's own records an item of its own (SK R#<rdmId>)."""
+    table = settings.current().table_name
+    return [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": to_item(
+                    {
+                        "PK": coupon_pk(account, cpn_no),
+                        "SK": REDEMPTION_PREFIX + rdm_id,
+                        "rdmId": rdm_id,
+                        **fields,
+                    }
+                ),
+            }
+        }
+        for rdm_id, fields in records.items()
+    ]
+
+
+def give_records_map(account: str, cpn_no: str) -> None:
+    """Give a coupon stored before records were kept on it its (empty) record map."""
+    try:
+        request(
+            lambda db, table: db.update_item(
+                TableName=table,
+                Key=coupon_key(account, cpn_no),
+                UpdateExpression="SET rdm = :empty",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(rdm)",
+                ExpressionAttributeValues={":empty": {"M": {}}},
+            )
+        )
+    except ConditionFailed:
+        return  # gone, or given it meanwhile
+
+
 def get(account: str, cpn_no: str, *, consistent: bool = False) -> StoredCoupon | None:
     response = request(
         lambda db, table: db.get_item(
@@ -77,6 +147,7 @@ def _new_coupon_put(table: str, account: str, coupon: StoredCoupon) -> "PutTypeD
         "SK": COUPON_SK,
         **index_keys(account, coupon),
         **coupon,
+        INLINE: {},
     }
     return {
         "TableName": table,
@@ -149,18 +220,42 @@ def update(
 
 
 def delete(account: str, cpn_no: str) -> bool:
-    """Delete the coupon; False if there was none. Its redemption records stay."""
-    try:
-        request(
-            lambda db, table: db.delete_item(
-                TableName=table,
-                Key=coupon_key(account, cpn_no),
-                ConditionExpression="attribute_exists(PK)",
-            )
-        )
-    except ConditionFailed:
-        return False
-    return True
+    """Delete the coupon; False if there was none. Its redemption records stay: those on the
+    coupon item move to items of their own in the same transaction (one more request, only
+    for a coupon that has any)."""
+    records: Mapping[str, Mapping[str, object]] | None = None
+    for attempt in range(_DELETE_ATTEMPTS):
+        if records is None:
+            condition = "attribute_exists(PK) AND (attribute_not_exists(rdm) OR size(rdm) = :zero)"
+            attrs = values(zero=0)
+        else:
+            condition, attrs = "rdm = :records", {":records": to_attr(dict(records))}
+        action: DeleteTypeDef = {
+            "TableName": settings.current().table_name,
+            "Key": coupon_key(account, cpn_no),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": attrs,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            if records is None:
+                _delete_item(action)
+            else:
+                transact([{"Delete": action}, *moved_out(account, cpn_no, records)])
+            return True
+        except ConditionFailed as failed:
+            old = failed.old
+        except Cancelled as cancelled:
+            old = cancelled.old(0)
+        if old is None:
+            return False
+        records = old.get(INLINE) or None
+        backoff(attempt)
+    raise storage_busy()
+
+
+def _delete_item(action: "DeleteTypeDef") -> None:
+    request(lambda db, _table: db.delete_item(**action))
 
 
 def failure_update(

@@ -1,4 +1,5 @@
-"""(De)serialization of the flat items we store: str, int, float, bool and lists of them."""
+"""(De)serialization of the items we store: str, int, float, bool, lists of them, and maps (a
+coupon's own redemption records)."""
 
 from collections.abc import Mapping
 from decimal import Decimal
@@ -22,6 +23,8 @@ def to_attr(value: object) -> "AttributeValueTypeDef":
         return {"N": format(Decimal(repr(value)), "f")}
     if isinstance(value, list):
         return {"L": [to_attr(element) for element in value]}
+    if isinstance(value, dict):
+        return {"M": {str(name): to_attr(element) for name, element in value.items()}}
     raise TypeError(f"unsupported attribute type {type(value).__name__}")
 
 
@@ -37,6 +40,8 @@ def from_attr(attr: "Mapping[str, Any]") -> object:
         return None
     if "L" in attr:
         return [from_attr(element) for element in attr["L"]]
+    if "M" in attr:
+        return {name: from_attr(element) for name, element in attr["M"].items()}
     raise TypeError(f"unsupported attribute {sorted(attr)}")
 
 

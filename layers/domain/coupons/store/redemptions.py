@@ -1,25 +1,42 @@
-"""Redemptions: a use counted on the coupon and its record written in one transaction (with the
-request's Idempotency-Key record, when it has one), its cancellation, and the history.
+"""Redemptions: a use counted on the coupon and its record written on the coupon item in one
+request, its cancellation, and the history.
+
+A coupon item carries its own recent redemption records (`rdm`: rdmId -> record), so that a
+redemption or a cancellation changes one item: a single conditional UpdateItem whose
+ReturnValues give the exact count, with no belief about the coupon to get wrong. Only an
+Idempotency-Key's record or the shared wrong-password counters need a second item, and so a
+transaction (which returns nothing, hence the caller's pinned belief about count and limit).
+Once a coupon holds FLUSH_AT records they move to items of their own (SK R#<rdmId>, in the
+coupon's partition), which is also where a deleted coupon's records go.
 
 A redemption id starts with the milliseconds of its record, and a redemption is only accepted
-when that time is not before the coupon's `regTs`: the records of the current coupon are
-exactly those with SK >= R#<regTs>, and older ones belong to a deleted coupon of the same code.
+when that time is not before the coupon's `regTs`: the moved-out records of the current coupon
+are exactly those with SK >= R#<regTs>, and older ones belong to a deleted coupon of the same
+code.
 
 The on-site password lockout (rules.PASSWORD_*) lives on the coupon item: `pwdFailTs`, the
 times of its recent wrong passwords, and `pwdLockedUntil`. The redeem condition refuses a
 locked coupon with a password, and a successful redemption removes both in the same update.
 """
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from coupons import settings
+from coupons.errors import CouponError
 from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
 from coupons.store import guards
-from coupons.store.client import ConditionFailed, get_many, request
-from coupons.store.coupons import UNLOCKED, as_coupon, guarded_update
+from coupons.store.client import Cancelled, ConditionFailed, get_many, request, transact
+from coupons.store.coupons import (
+    INLINE,
+    UNLOCKED,
+    as_coupon,
+    guarded_update,
+    moved_out,
+    returned_coupon,
+)
 from coupons.store.idempotency import Guard, transact_guarded
-from coupons.store.items import Item, from_item, key, to_item, values
+from coupons.store.items import Item, from_item, key, to_attr, values
 from coupons.store.keys import (
     COUPON_SK,
     PASSWORD_GUARD_SK,
@@ -31,27 +48,45 @@ from coupons.store.keys import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, QueryOutputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        QueryInputTypeDef,
+        QueryOutputTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
 
-# The rules of rules.refusal as one condition on the coupon item, plus the caller's pinned
-# belief about the coupon's limit (and count), plus "the coupon is not younger than the
-# record" (see the module docstring).
+# The rules of rules.refusal as one condition on the coupon item, plus "the coupon is not
+# younger than the record" (see the module docstring) and "it has its record map, with room".
 REDEEM_RULES = (
-    "attribute_exists(PK)"
+    "attribute_exists(PK) AND attribute_exists(rdm)"
     " AND strtYmd <= :today AND endYmd >= :today"
     " AND {user_rule}"
     " AND (onsitePwd = :empty OR ((onsitePwd = :pwd OR onsitePwd = :clearpwd) AND {unlocked}))"
     " AND (useLimit = :zero OR useCnt < useLimit)"
-    " AND useLimit = :limit"
-    " AND regTs <= :ts"
+    " AND regTs <= :ts AND size(rdm) < :most"
 )
 # A coupon with useLimit 2-5 always has a userId, so "userId = :user" covers both cases.
 NAMED_USER = "(userId = :user OR userId = :empty)"
 NO_USER = "useLimit < :two"
+# Records a coupon item keeps before they move to items of their own: a limited coupon rarely
+# gets there (its uses, and the cancelled ones), and the item stays near 1 KB, the write unit.
+# A redemption that finds MOST_INLINE of them (their move keeps failing, or only transactions
+# came) is refused, and the caller moves them before it tries again.
+FLUSH_AT = 8
+MOST_INLINE = 2 * FLUSH_AT
+
+# What the caller believes the coupon holds, (useCnt, useLimit), pinned in a transaction's
+# condition so that its answer is known without reading the coupon back (useCnt None: not
+# pinned, the answer's count is then approximate).
+type Belief = tuple[int | None, int]
 
 
 class NotCancellable(Exception):
     """No such redemption, or it is already cancelled."""
+
+
+class NotInline(Exception):
+    """The redemption is not among the coupon's own records (moved out, or unknown)."""
 
 
 class Refused(ConditionFailed):
@@ -67,35 +102,42 @@ class Refused(ConditionFailed):
         self.locks = locks
 
 
-def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
+def inline_records(coupon: Mapping[str, Any]) -> list[RedemptionRecord]:
+    """The redemption records the coupon item carries itself."""
+    return [
+        cast(RedemptionRecord, {"rdmId": rdm_id, **fields})
+        for rdm_id, fields in (coupon.get(INLINE) or {}).items()
+    ]
+
+
+def _pinned(condition: str, belief: Belief | None) -> tuple[str, dict[str, int]]:
+    if belief is None:
+        return condition, {}
+    seen, limit = belief
+    if seen is None:
+        return condition + " AND useLimit = :limit", {"limit": limit}
+    return condition + " AND useCnt = :seen AND useLimit = :limit", {"seen": seen, "limit": limit}
+
+
+def _redeem_update(  # noqa: PLR0913 - the request's facts, each pinned in the condition
     account: str,
     cpn_no: str,
     *,
     today: str,
     user_id: str,
     onsite_pwd: tuple[str, str],
-    use_count: int | None,
-    use_limit: int,
     record: RedemptionRecord,
     now: int,
-    guard: Guard | None = None,
-    password_guards: Sequence[str] = (),
-    without_password: bool = False,
-) -> None:
-    """Count one use and write the redemption record (and the request's idempotency record)
-    in one transaction; `password_guards`, the shared wrong-password counters that must not
-    be locked (store/guards.py), are checked in it too; `without_password` redeems only a
-    coupon that has no password (what a redemption whose shared counters were locked may
-    still do). A coupon with an on-site password must hold one of `onsite_pwd`
-    (rules.Presented: its digest, its clear form) and must not be locked at `now` (ms);
-    the use forgets its password failures (and an ended lock) in the same update.
-
-    `use_limit` and `use_count` (None: not pinned) are what the caller believes the coupon
-    holds; the condition checks the belief too, so on success the new count and what remains
-    are known without reading the coupon back. Raises KeyInUse when the idempotency key has a
-    record, else Refused with the coupon as it was when a rule refused or the belief was
-    wrong, and the counters found locked.
-    """
+    belief: Belief | None,
+    without_password: bool,
+) -> "UpdateTypeDef":
+    condition, pins = _pinned(
+        REDEEM_RULES.format(user_rule=NAMED_USER if user_id else NO_USER, unlocked=UNLOCKED),
+        belief,
+    )
+    if without_password:
+        condition += " AND onsitePwd = :empty"
+    fields = {name: value for name, value in record.items() if name != "rdmId"}
     attrs = values(
         today=today,
         empty="",
@@ -103,56 +145,190 @@ def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
         clearpwd=onsite_pwd[1],
         zero=0,
         one=1,
-        limit=use_limit,
         ts=record["regTs"],
         now=now,
+        most=MOST_INLINE,
         **({"user": user_id} if user_id else {"two": 2}),
-        **({"seen": use_count} if use_count is not None else {}),
+        **pins,
     )
-    condition = REDEEM_RULES.format(user_rule=NAMED_USER if user_id else NO_USER, unlocked=UNLOCKED)
-    if use_count is not None:
-        condition += " AND useCnt = :seen"
-    if without_password:
-        condition += " AND onsitePwd = :empty"
-    table = settings.current().table_name
+    attrs[":record"] = to_attr(fields)
+    return guarded_update(
+        account,
+        cpn_no,
+        "SET useCnt = useCnt + :one, rdm.#rdm = :record REMOVE pwdFailTs, pwdLockedUntil",
+        condition,
+        attrs,
+        {"#rdm": record["rdmId"]},
+    )
+
+
+def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
+    account: str,
+    cpn_no: str,
+    *,
+    today: str,
+    user_id: str,
+    onsite_pwd: tuple[str, str],
+    record: RedemptionRecord,
+    now: int,
+    belief: Belief | None = None,
+    guard: Guard | None = None,
+    password_guards: Sequence[str] = (),
+    without_password: bool = False,
+) -> StoredCoupon | None:
+    """Count one use and write its record on the coupon, in one request. A coupon with an
+    on-site password must hold one of `onsite_pwd` (rules.Presented: its digest, its clear
+    form) and must not be locked at `now` (ms); the use forgets its password failures (and an
+    ended lock) in the same update. `without_password` redeems only a coupon that has none
+    (what a redemption whose shared counters were locked may still do).
+
+    Alone, it is one UpdateItem and returns the coupon as it is after the use. With a `guard`
+    (the Idempotency-Key's record) or `password_guards` (shared wrong-password counters that
+    must not be locked, store/guards.py) it is one transaction, which returns None: `belief`
+    must then be given, and is checked too. Raises KeyInUse when the idempotency key has a
+    record, else Refused with the coupon as it was when a rule refused or the belief was
+    wrong, and the counters found locked."""
+    update = _redeem_update(
+        account,
+        cpn_no,
+        today=today,
+        user_id=user_id,
+        onsite_pwd=onsite_pwd,
+        record=record,
+        now=now,
+        belief=belief,
+        without_password=without_password,
+    )
+    if guard is None and not password_guards:
+        try:
+            return returned_coupon(update)
+        except ConditionFailed as failed:
+            raise Refused(failed.old, coupon_failed=True, locks={}) from None
+    assert belief is not None, "a transaction answers nothing: its belief must be pinned"
     cancelled = transact_guarded(
-        guard,
-        [
-            {
-                "Update": guarded_update(
-                    account,
-                    cpn_no,
-                    "SET useCnt = useCnt + :one REMOVE pwdFailTs, pwdLockedUntil",
-                    condition,
-                    attrs,
-                )
-            },
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": to_item(
-                        {
-                            "PK": coupon_pk(account, cpn_no),
-                            "SK": REDEMPTION_PREFIX + record["rdmId"],
-                            **record,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
-            *guards.unlocked_checks(password_guards, now),
-        ],
+        guard, [{"Update": update}, *guards.unlocked_checks(password_guards, now)]
     )
     if cancelled is None:
-        return
+        return None
     locks = {
         pk: guards.as_guard(cancelled.old(position))
-        for position, pk in enumerate(password_guards, start=2)
+        for position, pk in enumerate(password_guards, start=1)
         if cancelled.failed(position)
     }
     if cancelled.failed(0) or locks:
         raise Refused(cancelled.old(0), coupon_failed=cancelled.failed(0), locks=locks)
     raise RuntimeError(f"redemption refused: {[r.get('Code') for r in cancelled.reasons]}")
+
+
+def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
+    """Move the coupon's own records to items of their own once it holds FLUSH_AT of them:
+    one transaction, which applies only if none of them changed meanwhile and meets no other
+    transaction (else a later redemption tries again; at MOST_INLINE redemptions are refused
+    until they have moved)."""
+    records = coupon.get(INLINE) or {}
+    if not records or len(records) % FLUSH_AT:  # one redemption in FLUSH_AT does it
+        return
+    names = {f"#r{i}": rdm_id for i, rdm_id in enumerate(records)}
+    attrs = {f":r{i}": to_attr(fields) for i, fields in enumerate(records.values())}
+    update = guarded_update(
+        account,
+        cpn_no,
+        "REMOVE " + ", ".join(f"rdm.{name}" for name in names),
+        " AND ".join(f"rdm.#r{i} = :r{i}" for i in range(len(records))),
+        attrs,
+        names,
+    )
+    try:  # once: the redemption has been answered already, this must not hold it up
+        transact([{"Update": update}, *moved_out(account, cpn_no, records)], attempts=1)
+    except (Cancelled, CouponError):
+        return
+
+
+def _inline_cancel(
+    account: str, cpn_no: str, rdm_id: str, *, cancel_ts: int, memo: str, belief: Belief | None
+) -> "UpdateTypeDef":
+    condition, pins = _pinned("attribute_exists(PK) AND rdm.#rdm.#status = :redeemed", belief)
+    return guarded_update(
+        account,
+        cpn_no,
+        "SET useCnt = useCnt - :one, rdm.#rdm.#status = :cancelled,"
+        " rdm.#rdm.cancelTs = :now, rdm.#rdm.cancelMemo = :memo",
+        condition,
+        values(one=1, cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo, **pins),
+        {"#rdm": rdm_id, "#status": "status"},
+    )
+
+
+def _moved_out_cancel(  # noqa: PLR0913 - the cancellation's facts
+    account: str,
+    cpn_no: str,
+    rdm_id: str,
+    *,
+    redeemed_ts: int,
+    cancel_ts: int,
+    memo: str,
+    belief: Belief,
+) -> "list[TransactWriteItemTypeDef]":
+    condition, pins = _pinned("attribute_exists(PK) AND regTs <= :ts", belief)
+    return [
+        {
+            "Update": guarded_update(
+                account,
+                cpn_no,
+                "SET useCnt = useCnt - :one",
+                condition,
+                values(one=1, ts=redeemed_ts, **pins),
+            )
+        },
+        {
+            "Update": {
+                "TableName": settings.current().table_name,
+                "Key": redemption_key(account, cpn_no, rdm_id),
+                "UpdateExpression": "SET #status = :cancelled, cancelTs = :now, cancelMemo = :memo",
+                "ConditionExpression": "#status = :redeemed",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values(
+                    cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo
+                ),
+            }
+        },
+    ]
+
+
+def _cancel_refused(old: Item | None, rdm_id: str) -> Exception:
+    """Why a cancellation of a record on the coupon was refused."""
+    coupon = as_coupon(old)
+    if coupon is None:
+        return ConditionFailed(None)
+    record = (coupon.get(INLINE) or {}).get(rdm_id)
+    if record is None:
+        return NotInline()
+    if record["status"] != "REDEEMED":
+        return NotCancellable()
+    return ConditionFailed(old)  # the belief was wrong
+
+
+def _cancel_inline(  # noqa: PLR0913 - the cancellation's facts
+    account: str,
+    cpn_no: str,
+    rdm_id: str,
+    *,
+    cancel_ts: int,
+    memo: str,
+    belief: Belief | None,
+    guard: Guard | None,
+) -> StoredCoupon | None:
+    """`cancel` of a record on the coupon."""
+    update = _inline_cancel(account, cpn_no, rdm_id, cancel_ts=cancel_ts, memo=memo, belief=belief)
+    if guard is None:
+        try:
+            return returned_coupon(update)
+        except ConditionFailed as failed:
+            raise _cancel_refused(failed.old, rdm_id) from None
+    cancelled = transact_guarded(guard, [{"Update": update}])
+    if cancelled is None:
+        return None
+    raise _cancel_refused(cancelled.old(0), rdm_id)
 
 
 def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the condition
@@ -163,49 +339,37 @@ def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the cond
     redeemed_ts: int,
     cancel_ts: int,
     memo: str,
-    use_count: int | None,
-    use_limit: int,
+    belief: Belief | None = None,
+    inline: bool = True,
     guard: Guard | None = None,
-) -> None:
-    """Mark the redemption CANCELLED and give its use back, in one transaction.
+) -> StoredCoupon | None:
+    """Mark the redemption CANCELLED and give its use back, in one request.
 
-    The coupon must be the one the redemption was made on (not older than it), and the
-    caller's belief about its count and limit is pinned as in `redeem`. Raises KeyInUse,
-    then ConditionFailed(None) when the coupon is gone, NotCancellable when the redemption is
-    unknown, cancelled or belongs to a deleted coupon, else ConditionFailed(coupon) when the
-    belief was wrong."""
-    condition = "attribute_exists(PK) AND regTs <= :ts AND useLimit = :limit"
-    attrs = values(one=1, ts=redeemed_ts, limit=use_limit)
-    if use_count is not None:
-        condition += " AND useCnt = :seen"
-        attrs.update(values(seen=use_count))
-    table = settings.current().table_name
+    A record on the coupon (`inline`) without a `guard`: one UpdateItem, which returns the
+    coupon as it is after. Else one transaction (returning None) that pins `belief` like
+    `redeem`; a moved-out record must belong to this coupon, not to an older one of the code.
+    Raises KeyInUse, then ConditionFailed(None) when the coupon is gone, NotInline when the
+    record is not on the coupon, NotCancellable when the redemption is unknown, cancelled or
+    belongs to a deleted coupon, else ConditionFailed(coupon) when the belief was wrong."""
+    if inline:
+        return _cancel_inline(
+            account, cpn_no, rdm_id, cancel_ts=cancel_ts, memo=memo, belief=belief, guard=guard
+        )
+    assert belief is not None, "a transaction answers nothing: its belief must be pinned"
     cancelled = transact_guarded(
         guard,
-        [
-            {
-                "Update": guarded_update(
-                    account, cpn_no, "SET useCnt = useCnt - :one", condition, attrs
-                )
-            },
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": redemption_key(account, cpn_no, rdm_id),
-                    "UpdateExpression": (
-                        "SET #status = :cancelled, cancelTs = :now, cancelMemo = :memo"
-                    ),
-                    "ConditionExpression": "#status = :redeemed",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": values(
-                        cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo
-                    ),
-                }
-            },
-        ],
+        _moved_out_cancel(
+            account,
+            cpn_no,
+            rdm_id,
+            redeemed_ts=redeemed_ts,
+            cancel_ts=cancel_ts,
+            memo=memo,
+            belief=belief,
+        ),
     )
     if cancelled is None:
-        return
+        return None
     old = cancelled.old(0) if cancelled.failed(0) else None
     coupon = as_coupon(old)
     if cancelled.failed(0) and coupon is None:
@@ -230,6 +394,8 @@ def standing(
     found = get_many(wanted, consistent=True)
     coupon = next((item for item in found if item["SK"] == COUPON_SK), None)
     record = next((item for item in found if str(item["SK"]).startswith(REDEMPTION_PREFIX)), None)
+    if coupon is not None and rdm_id in (coupon.get(INLINE) or {}):
+        record = {"rdmId": rdm_id, **coupon[INLINE][rdm_id]}
     counters = {
         str(item["PK"]): guards.as_guard(item) for item in found if item["SK"] == PASSWORD_GUARD_SK
     }
@@ -241,11 +407,11 @@ def standing(
 
 
 def history(
-    account: str, cpn_no: str, *, since_ts: int, limit: int, after: str | None
-) -> tuple[list[RedemptionRecord], str | None]:
-    """Up to `limit` of the coupon's redemption records made at or after `since_ts` (its
-    current instance), newest first: (records, the rdmId to continue after, or None when
-    there are no more). One Query."""
+    account: str, cpn_no: str, *, since_ts: int, limit: int, before: str | None
+) -> list[RedemptionRecord]:
+    """Up to `limit` of the coupon's moved-out redemption records made at or after `since_ts`
+    (its current instance) and before the rdmId `before` (None: the newest), newest first.
+    One Query."""
     pk = coupon_pk(account, cpn_no)
 
     def query(db: "DynamoDBClient", table: str) -> "QueryOutputTypeDef":
@@ -256,16 +422,13 @@ def history(
                 pk=pk, low=f"{REDEMPTION_PREFIX}{since_ts:012x}", high=REDEMPTION_PREFIX + "~"
             ),
             "ScanIndexForward": False,
-            "Limit": limit + 1,  # one more than asked tells whether there is a next page
+            "Limit": limit,
         }
-        if after is not None:
-            params["ExclusiveStartKey"] = redemption_key(account, cpn_no, after)
+        if before is not None:
+            params["ExclusiveStartKey"] = redemption_key(account, cpn_no, before)
         return db.query(**params)
 
     response = request(query)
-    records = [
+    return [
         cast(RedemptionRecord, item) for item in map(from_item, response.get("Items", [])) if item
     ]
-    if len(records) > limit:
-        return records[:limit], records[limit - 1]["rdmId"]
-    return records, None
