@@ -14,7 +14,8 @@ PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.
 VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
-# sam build needs a python3.13 on PATH: the venv's own.
+# sam build runs layers/domain/Makefile and functions/Makefile, which need a python3.13 with pip
+# on PATH: the venv's own.
 SAM := PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM_VENV)/bin/sam
 PYTEST := $(BIN)/python -m pytest
 # The full run measures the layer and the functions ([tool.coverage] in pyproject.toml) and
@@ -76,8 +77,9 @@ test: setup $(SAM_VENV)/.installed
 	$(MAKE) template-check
 	$(PYTEST) $(COVERAGE) tests
 
-# Reports figures (see README, "Reading make bench"); never fails on them.
-bench: setup
+# Reports figures (see README, "Reading make bench"); never fails on them. Its cold imports are
+# of a `sam build` for this machine's architecture, hence SAM CLI.
+bench: setup $(SAM_VENV)/.installed
 	$(BIN)/python -m devstack.bench
 
 # Rewrites openapi.yaml from the models, the error catalog and template.yaml.

@@ -1,8 +1,11 @@
 """`make bench`: what a cold start, a request and a redemption cost, measured on this machine.
 
-1. Cold import, per function: the median wall time of a fresh interpreter importing the
-   function's module (the layer on sys.path, the template's environment), as a ratio to a fresh
-   interpreter running `import boto3; boto3.client("dynamodb")`. The runs are interleaved.
+1. Cold import, per function, of what ships: `sam build` for this machine's architecture into a
+   temp folder, then the median wall time of a fresh interpreter that cannot write bytecode
+   (`-I -B`, as on Lambda's read-only /opt and /var/task) importing the built function with its
+   built layer (the template's environment), as a ratio to a fresh interpreter running
+   `import boto3; boto3.client("dynamodb")` from the venv's compiled install. The source tree
+   (with __pycache__ compiled first) is a second column, for comparison only. Runs interleave.
 2. Per operation, on DynamoDB Local through the real handlers with real events: DynamoDB
    requests, capacity units as DynamoDB Local reports them (ReturnConsumedCapacity=TOTAL), the
    write units DynamoDB bills (a transactional write is 2 units per item of up to 1 KB), the
@@ -18,16 +21,21 @@ import compileall
 import functools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway, LambdaContext, build_event
+from devstack.sam_build import LAYER as LAYER_ID
+from devstack.sam_build import machine_architecture, sam_build
 from devstack.samples import coupon_fields
 from devstack.template import REPO_ROOT, Route, function_environment, routes
 
@@ -46,6 +54,11 @@ LAMBDA_REQUEST = 0.20 / 1e6
 HTTP_API_REQUEST = 1.00 / 1e6
 
 _BASELINE = "import boto3; boto3.client('dynamodb')"
+# Cold import as a ratio to the baseline (DESIGN section 6), on the built artifact.
+COLD_BUDGET, COLD_AIM = 1.25, 1.10
+# The variants measured: what ships, the same files without their .pyc (what a layer of bare
+# .py files costs on Lambda, optional), and the source tree with warm __pycache__.
+ARTIFACT, NO_BYTECODE, SOURCE_TREE = "artifact", "artifact, no .pyc", "source tree"
 
 
 def _timed_import(code: str) -> str:
@@ -63,30 +76,89 @@ def _environment() -> dict[str, str]:
 
 
 def _run(code: str, env: dict[str, str]) -> float:
+    # -I: no PYTHONPATH, user site or current folder on sys.path; -B: no bytecode written.
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-I", "-B", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def cold_imports(functions: list[Route], runs: int = COLD_RUNS) -> dict[str, float]:
-    """Median import time (s) per function directory, and of the baseline ("boto3")."""
-    env = _environment()
-    # Like boto3 and the installed packages, our modules are measured from bytecode, written
-    # once here (an interpreter may run with PYTHONDONTWRITEBYTECODE and compile every time).
-    for folder in (LAYER / "coupons", *(route.code_dir for route in functions)):
-        compileall.compile_dir(folder, quiet=1)
-    programs = {"boto3": _timed_import(_BASELINE)}
-    for route in functions:
-        path = [str(LAYER), str(route.code_dir)]
-        programs[route.code_dir.name] = _timed_import(
-            f"import sys; sys.path[:0] = {path!r}\nimport app"
+def _import_app(path: list[Path]) -> str:
+    return _timed_import(f"import sys; sys.path[:0] = {[str(p) for p in path]!r}\nimport app")
+
+
+@dataclass
+class ColdImports:
+    """Median cold-import seconds: the baseline, and per variant, per function folder."""
+
+    architecture: str
+    baseline: float
+    seconds: dict[str, dict[str, float]]
+
+    def ratio(self, variant: str, function: str) -> float:
+        return self.seconds[variant][function] / self.baseline
+
+
+def cold_imports(
+    functions: list[Route], runs: int = COLD_RUNS, *, without_bytecode: bool = False
+) -> ColdImports:
+    """`sam build` for this machine into a temp folder, then `runs` interleaved rounds of fresh
+    interpreters: the baseline, each built function with its built layer (ARTIFACT), the same
+    without .pyc files if asked (NO_BYTECODE), and each function from the source tree."""
+    env = {**_environment(), "PYTHONDONTWRITEBYTECODE": "1"}  # -I ignores it; -B says it
+    architecture = machine_architecture()
+    with tempfile.TemporaryDirectory(prefix="coupon-bench-") as tmp:
+        built = {ARTIFACT: sam_build(Path(tmp) / "build", architecture)}
+        if without_bytecode:
+            bare = Path(tmp) / "bare"
+            shutil.copytree(built[ARTIFACT], bare, ignore=shutil.ignore_patterns("__pycache__"))
+            built[NO_BYTECODE] = bare
+        # The source tree is measured from bytecode, written once here.
+        for folder in (LAYER / "coupons", *(route.code_dir for route in functions)):
+            compileall.compile_dir(folder, quiet=1)
+        programs = {("baseline", "boto3"): _timed_import(_BASELINE)}
+        for route in functions:
+            name = route.code_dir.name
+            for variant, build in built.items():
+                layer = build / LAYER_ID / "python"
+                programs[(variant, name)] = _import_app([layer, build / route.function_logical_id])
+            programs[(SOURCE_TREE, name)] = _import_app([LAYER, route.code_dir])
+        samples: dict[tuple[str, str], list[float]] = {key: [] for key in programs}
+        for _ in range(runs):  # interleaved, so drift on the machine hits every program alike
+            for key, code in programs.items():
+                samples[key].append(_run(code, env))
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    seconds: dict[str, dict[str, float]] = {}
+    for (variant, name), median in medians.items():
+        if variant != "baseline":
+            seconds.setdefault(variant, {})[name] = median
+    return ColdImports(architecture, medians[("baseline", "boto3")], seconds)
+
+
+def print_cold_imports(cold: ColdImports) -> None:
+    variants = [v for v in (ARTIFACT, NO_BYTECODE, SOURCE_TREE) if v in cold.seconds]
+    print(f"  baseline `{_BASELINE}` (the venv's compiled boto3): {cold.baseline * 1000:.0f} ms")
+    print(
+        f"  {ARTIFACT}: `sam build` for {cold.architecture} (this machine), each function with its"
+        " built layer, `python -I -B` (no bytecode written, as on Lambda)"
+    )
+    if NO_BYTECODE in cold.seconds:
+        print(f"  {NO_BYTECODE}: the same build with every __pycache__ removed (bare .py files)")
+    print(f"  {SOURCE_TREE}: layers/domain, functions/ with __pycache__ compiled (not what ships)")
+    print(f"  budget: {ARTIFACT} ratio <= {COLD_BUDGET:.2f}, aim <= {COLD_AIM:.2f}")
+    header = "".join(f" {v + ' ms':>20} {'ratio':>6}" for v in variants)
+    print(f"  {'function':<16}{header}")
+    for name in cold.seconds[ARTIFACT]:
+        cells = "".join(
+            f" {cold.seconds[v][name] * 1000:>20.0f} {cold.ratio(v, name):>6.2f}" for v in variants
         )
-    samples: dict[str, list[float]] = {name: [] for name in programs}
-    for _ in range(runs):  # interleaved, so drift on the machine hits every program alike
-        for name, code in programs.items():
-            samples[name].append(_run(code, env))
-    return {name: statistics.median(values) for name, values in samples.items()}
+        ratio = cold.ratio(ARTIFACT, name)
+        note = "over budget" if ratio > COLD_BUDGET else "above aim" if ratio > COLD_AIM else ""
+        print(f"  {name:<16}{cells}  {note}".rstrip())
 
 
 # --- warm requests on DynamoDB Local ----------------------------------------------------------
@@ -284,12 +356,7 @@ def main() -> int:
     print(
         f"Cold import, median of {COLD_RUNS} interleaved fresh interpreters (Python {sys.version.split()[0]})"
     )
-    cold = cold_imports(functions)
-    baseline = cold.pop("boto3")
-    print(f"  baseline `{_BASELINE}`: {baseline * 1000:.0f} ms")
-    print(f"  {'function':<16} {'import ms':>9} {'ratio':>6}")
-    for name, seconds in cold.items():
-        print(f"  {name:<16} {seconds * 1000:>9.0f} {seconds / baseline:>6.2f}")
+    print_cold_imports(cold_imports(functions))
 
     os.environ.update(_environment())
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines in the report

@@ -307,13 +307,25 @@ def test_runtime_layer_and_limits() -> None:
     assert defaults["Layers"] == [{"Ref": "DomainLayer"}]
     layer = RESOURCES["DomainLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
     assert layer["Properties"]["ContentUri"] == "layers/domain/"
     env = defaults["Environment"]["Variables"]
     assert env["TABLE_NAME"] == {"Ref": "CouponTable"}
     assert env["TIME_ZONE"] == {"Ref": "TimeZone"}
     assert env["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
     assert TEMPLATE["Parameters"]["TimeZone"]["Default"] == "UTC"
+
+
+def test_everything_is_built_with_its_bytecode() -> None:
+    """The layer and every function are built by a Makefile that ships Python 3.13 bytecode
+    (layers/domain/Makefile, functions/Makefile; tests/tooling/test_layer_build.py checks what
+    they make), the layer for the functions' architecture."""
+    layer = RESOURCES["DomainLayer"]
+    architectures = TEMPLATE["Globals"]["Function"]["Architectures"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": architectures[0]}
+    assert layer["Properties"]["CompatibleArchitectures"] == architectures
+    for name, function in _functions().items():
+        assert function["Metadata"] == {"BuildMethod": "makefile", "ContextPath": "functions"}, name
+        assert "Architectures" not in function["Properties"], name
 
 
 def test_table_is_durable_and_on_demand() -> None:
