@@ -11,6 +11,8 @@
    write units DynamoDB bills (a transactional write is 2 units per item of up to 1 KB), the
    median warm handler time and the part of it spent outside the SDK's calls.
 3. The redeem path's cost per million redemptions, from those figures and the list prices.
+4. Redeem and cancel per case a checkout meets (bench_cases.py): DynamoDB requests, refused ones
+   included, and billed write units.
 
 It reports; it never fails a test. Counts are fixed and every operation is warmed up first.
 """
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack.bench_cases import measure_cases, print_cases
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.sam_build import LAYER as LAYER_ID
@@ -360,15 +363,20 @@ def main() -> int:
 
     os.environ.update(_environment())
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines in the report
+    # The per-case table starts hundreds of fresh containers, each leasing a share of the
+    # account's requests (limits.py, one UpdateItem a container): not what a checkout pays.
+    os.environ["ACCOUNT_REQUESTS_PER_MINUTE"] = "0"
     with DynamoDBLocal() as ddb:
         ensure_table(ddb.endpoint, TABLE)
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
         from coupons import accounts  # after the environment is set
         from coupons.store.client import client
 
-        bench = Bench(accounts.create_account("bench")[1])
+        account, api_key = accounts.create_account("bench")
+        bench = Bench(api_key)
         recorder = Recorder(client())
         rows = warm_operations(bench, recorder)
+        cases = measure_cases(bench, account)
 
     print()
     print(f"Warm requests on DynamoDB Local, median of {WARM_RUNS} after {WARM_UP} warm-up runs")
@@ -391,6 +399,7 @@ def main() -> int:
         print(f"Cost per million redemptions ({operation}), list prices:")
         for label, dollars in redeem_cost_per_million(row, memory["redeem"]):
             print(f"  {label:<40} ${dollars:8.3f}")
+    print_cases(cases)
     return 0
 
 
