@@ -123,12 +123,16 @@ class Cases:
         )["Item"]
         return item_size(item)
 
+    def _coupon(self, kind: str) -> tuple[str, dict[str, str]]:
+        """A new coupon of `kind`, and the user a redemption of it names."""
+        fields = KINDS[kind]
+        code = str(self.bench.call("POST", "/create", coupon_fields(**fields)))
+        return code, {"userId": fields["userId"]} if "userId" in fields else {}
+
     def _redeem_setup(
         self, kind: str, container: str, keyed: bool
     ) -> tuple[str, Callable[[], Any]]:
-        fields = KINDS[kind]
-        user = {"userId": fields["userId"]} if "userId" in fields else {}
-        code = str(self.bench.call("POST", "/create", coupon_fields(**fields)))
+        code, user = self._coupon(kind)
         if container != "fresh, unused":
             rdm_id = self.bench.call("POST", "/redeem", {"cpnNo": code, **user})["rdmId"]
             if kind == "single-use":  # given back, so that it can be redeemed again
@@ -141,11 +145,9 @@ class Cases:
     def _cancel_setup(
         self, kind: str, container: str, keyed: bool
     ) -> tuple[str, Callable[[], Any]]:
-        fields = KINDS[kind]
-        user = {"userId": fields["userId"]} if "userId" in fields else {}
-        code = str(self.bench.call("POST", "/create", coupon_fields(**fields)))
+        code, user = self._coupon(kind)
         first = self.bench.call("POST", "/redeem", {"cpnNo": code, **user})["rdmId"]
-        for _ in range((fields["useLimit"] or 2) - 1):
+        for _ in range((KINDS[kind]["useLimit"] or 2) - 1):
             self.bench.call("POST", "/redeem", {"cpnNo": code, **user})
         if container == "fresh":
             self._fresh_container()

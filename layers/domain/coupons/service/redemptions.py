@@ -8,7 +8,7 @@ container believes about the coupon's count and limit (`_seen`), so that on succ
 count and what remains are known; a wrong belief costs one more request and is corrected from
 the coupon the failed condition returns. Cancellation alike."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -69,18 +69,22 @@ def redeem_coupon(
         counters = shared_counters(account, presented) if not shared_locks else ()
         single = key is None and not counters  # one UpdateItem, which answers for itself
         pinned = None if single else _pinned(belief, attempt)
-        write = _redemption(
-            account,
-            code,
-            request,
+        facts = redemption_items.Attempt(
             today=today,
+            user_id=request.userId,
+            onsite_pwd=(presented.digest, presented.clear),
+            record={
+                "rdmId": rdm_id,
+                "userId": request.userId,
+                "memo": request.memo,
+                "status": "REDEEMED",
+                "regTs": int(rdm_id[:12], 16),
+            },
+            now=attempted_at,
             belief=pinned,
-            rdm_id=rdm_id,
-            attempted_at=attempted_at,
-            presented=presented,
-            counters=counters,
             without_password=bool(shared_locks),
         )
+        write = _redemption(account, code, facts, counters)
         try:
             if single:
                 after = write(None)
@@ -137,42 +141,14 @@ def _make_room(
         raise RuntimeError("redeem condition refused a coupon the rules accept")
 
 
-def _redemption(  # noqa: PLR0913 - one attempt's facts
-    account: str,
-    code: str,
-    request: "RedeemRequest",
-    *,
-    today: str,
-    belief: Belief | None,
-    rdm_id: str,
-    attempted_at: int,
-    presented: rules.Presented,
-    counters: tuple[str, ...] | list[str],
-    without_password: bool,
+def _redemption(
+    account: str, code: str, attempt: redemption_items.Attempt, counters: Sequence[str]
 ) -> Callable[[Guard | None], StoredCoupon | None]:
-    """The write of one attempt: the use counted (under `belief`, in a transaction) and its
-    record, timed by its rdmId; the shared wrong-password `counters` checked; with
-    `without_password`, only a coupon without a password redeemed."""
+    """The write of one attempt, with the shared wrong-password `counters` checked."""
 
     def write(guard: Guard | None) -> StoredCoupon | None:
         return redemption_items.redeem(
-            account,
-            code,
-            today=today,
-            user_id=request.userId,
-            onsite_pwd=(presented.digest, presented.clear),
-            record={
-                "rdmId": rdm_id,
-                "userId": request.userId,
-                "memo": request.memo,
-                "status": "REDEEMED",
-                "regTs": int(rdm_id[:12], 16),
-            },
-            now=attempted_at,
-            belief=belief,
-            guard=guard,
-            password_guards=counters,
-            without_password=without_password,
+            account, code, attempt, guard=guard, password_guards=counters
         )
 
     return write
@@ -306,17 +282,14 @@ def _cancellation(
     redeemed_at: int,
 ) -> Callable[[Guard | None], StoredCoupon | None]:
     def write(guard: Guard | None) -> StoredCoupon | None:
-        return redemption_items.cancel(
-            account,
-            code,
-            request.rdmId,
+        cancellation = redemption_items.Cancellation(
+            rdm_id=request.rdmId,
             redeemed_ts=redeemed_at,
             cancel_ts=clock.now_ms(),
             memo=request.memo,
             belief=belief,
-            inline=inline,
-            guard=guard,
         )
+        return redemption_items.cancel(account, code, cancellation, inline=inline, guard=guard)
 
     return write
 

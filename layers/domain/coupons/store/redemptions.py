@@ -20,6 +20,7 @@ locked coupon with a password, and a successful redemption removes both in the s
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from coupons import settings
@@ -36,7 +37,7 @@ from coupons.store.coupons import (
     returned_coupon,
 )
 from coupons.store.idempotency import Guard, transact_guarded
-from coupons.store.items import Item, from_item, key, to_attr, values
+from coupons.store.items import AttributeMap, Item, from_item, key, to_attr, values
 from coupons.store.keys import (
     COUPON_SK,
     PASSWORD_GUARD_SK,
@@ -119,39 +120,46 @@ def _pinned(condition: str, belief: Belief | None) -> tuple[str, dict[str, int]]
     return condition + " AND useCnt = :seen AND useLimit = :limit", {"seen": seen, "limit": limit}
 
 
-def _redeem_update(  # noqa: PLR0913 - the request's facts, each pinned in the condition
-    account: str,
-    cpn_no: str,
-    *,
-    today: str,
-    user_id: str,
-    onsite_pwd: tuple[str, str],
-    record: RedemptionRecord,
-    now: int,
-    belief: Belief | None,
-    without_password: bool,
-) -> "UpdateTypeDef":
+@dataclass(frozen=True)
+class Attempt:
+    """One redemption attempt: the request's facts, each checked in the condition. A coupon
+    with an on-site password must hold one of `onsite_pwd` (rules.Presented: its digest, its
+    clear form) and must not be locked at `now` (ms); `without_password` redeems only a coupon
+    that has none (what a redemption whose shared counters were locked may still do)."""
+
+    today: str
+    user_id: str
+    onsite_pwd: tuple[str, str]
+    record: RedemptionRecord
+    now: int
+    belief: Belief | None = None
+    without_password: bool = False
+
+
+def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDef":
     condition, pins = _pinned(
-        REDEEM_RULES.format(user_rule=NAMED_USER if user_id else NO_USER, unlocked=UNLOCKED),
-        belief,
+        REDEEM_RULES.format(
+            user_rule=NAMED_USER if attempt.user_id else NO_USER, unlocked=UNLOCKED
+        ),
+        attempt.belief,
     )
-    if without_password:
+    if attempt.without_password:
         condition += " AND onsitePwd = :empty"
-    fields = {name: value for name, value in record.items() if name != "rdmId"}
+    record = attempt.record
     attrs = values(
-        today=today,
+        today=attempt.today,
         empty="",
-        pwd=onsite_pwd[0],
-        clearpwd=onsite_pwd[1],
+        pwd=attempt.onsite_pwd[0],
+        clearpwd=attempt.onsite_pwd[1],
         zero=0,
         one=1,
         ts=record["regTs"],
-        now=now,
+        now=attempt.now,
         most=MOST_INLINE,
-        **({"user": user_id} if user_id else {"two": 2}),
+        **({"user": attempt.user_id} if attempt.user_id else {"two": 2}),
         **pins,
     )
-    attrs[":record"] = to_attr(fields)
+    attrs[":record"] = to_attr({name: value for name, value in record.items() if name != "rdmId"})
     return guarded_update(
         account,
         cpn_no,
@@ -162,51 +170,32 @@ def _redeem_update(  # noqa: PLR0913 - the request's facts, each pinned in the c
     )
 
 
-def redeem(  # noqa: PLR0913 - the request's facts, each pinned in the condition
+def redeem(
     account: str,
     cpn_no: str,
+    attempt: Attempt,
     *,
-    today: str,
-    user_id: str,
-    onsite_pwd: tuple[str, str],
-    record: RedemptionRecord,
-    now: int,
-    belief: Belief | None = None,
     guard: Guard | None = None,
     password_guards: Sequence[str] = (),
-    without_password: bool = False,
 ) -> StoredCoupon | None:
-    """Count one use and write its record on the coupon, in one request. A coupon with an
-    on-site password must hold one of `onsite_pwd` (rules.Presented: its digest, its clear
-    form) and must not be locked at `now` (ms); the use forgets its password failures (and an
-    ended lock) in the same update. `without_password` redeems only a coupon that has none
-    (what a redemption whose shared counters were locked may still do).
+    """Count one use and write its record on the coupon, in one request; the use forgets the
+    coupon's password failures (and an ended lock) in the same update.
 
     Alone, it is one UpdateItem and returns the coupon as it is after the use. With a `guard`
     (the Idempotency-Key's record) or `password_guards` (shared wrong-password counters that
-    must not be locked, store/guards.py) it is one transaction, which returns None: `belief`
-    must then be given, and is checked too. Raises KeyInUse when the idempotency key has a
-    record, else Refused with the coupon as it was when a rule refused or the belief was
-    wrong, and the counters found locked."""
-    update = _redeem_update(
-        account,
-        cpn_no,
-        today=today,
-        user_id=user_id,
-        onsite_pwd=onsite_pwd,
-        record=record,
-        now=now,
-        belief=belief,
-        without_password=without_password,
-    )
+    must not be locked, store/guards.py) it is one transaction, which returns None: the
+    attempt's `belief` must then be given, and is checked too. Raises KeyInUse when the
+    idempotency key has a record, else Refused with the coupon as it was when a rule refused
+    or the belief was wrong, and the counters found locked."""
+    update = _redeem_update(account, cpn_no, attempt)
     if guard is None and not password_guards:
         try:
             return returned_coupon(update)
         except ConditionFailed as failed:
             raise Refused(failed.old, coupon_failed=True, locks={}) from None
-    assert belief is not None, "a transaction answers nothing: its belief must be pinned"
+    assert attempt.belief is not None, "a transaction answers nothing: its belief must be pinned"
     cancelled = transact_guarded(
-        guard, [{"Update": update}, *guards.unlocked_checks(password_guards, now)]
+        guard, [{"Update": update}, *guards.unlocked_checks(password_guards, attempt.now)]
     )
     if cancelled is None:
         return None
@@ -244,32 +233,39 @@ def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
         return
 
 
-def _inline_cancel(
-    account: str, cpn_no: str, rdm_id: str, *, cancel_ts: int, memo: str, belief: Belief | None
-) -> "UpdateTypeDef":
-    condition, pins = _pinned("attribute_exists(PK) AND rdm.#rdm.#status = :redeemed", belief)
+@dataclass(frozen=True)
+class Cancellation:
+    """One cancellation attempt: the redemption `rdm_id` (made at `redeemed_ts`, ms), cancelled
+    at `cancel_ts` with `memo`, and in a transaction the belief it pins."""
+
+    rdm_id: str
+    redeemed_ts: int
+    cancel_ts: int
+    memo: str
+    belief: Belief | None = None
+
+
+def _cancelled_fields(c: Cancellation) -> AttributeMap:
+    return values(cancelled="CANCELLED", redeemed="REDEEMED", now=c.cancel_ts, memo=c.memo)
+
+
+def _inline_cancel(account: str, cpn_no: str, c: Cancellation) -> "UpdateTypeDef":
+    condition, pins = _pinned("attribute_exists(PK) AND rdm.#rdm.#status = :redeemed", c.belief)
     return guarded_update(
         account,
         cpn_no,
         "SET useCnt = useCnt - :one, rdm.#rdm.#status = :cancelled,"
         " rdm.#rdm.cancelTs = :now, rdm.#rdm.cancelMemo = :memo",
         condition,
-        values(one=1, cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo, **pins),
-        {"#rdm": rdm_id, "#status": "status"},
+        {**_cancelled_fields(c), **values(one=1, **pins)},
+        {"#rdm": c.rdm_id, "#status": "status"},
     )
 
 
-def _moved_out_cancel(  # noqa: PLR0913 - the cancellation's facts
-    account: str,
-    cpn_no: str,
-    rdm_id: str,
-    *,
-    redeemed_ts: int,
-    cancel_ts: int,
-    memo: str,
-    belief: Belief,
+def _moved_out_cancel(
+    account: str, cpn_no: str, c: Cancellation
 ) -> "list[TransactWriteItemTypeDef]":
-    condition, pins = _pinned("attribute_exists(PK) AND regTs <= :ts", belief)
+    condition, pins = _pinned("attribute_exists(PK) AND regTs <= :ts", c.belief)
     return [
         {
             "Update": guarded_update(
@@ -277,19 +273,17 @@ def _moved_out_cancel(  # noqa: PLR0913 - the cancellation's facts
                 cpn_no,
                 "SET useCnt = useCnt - :one",
                 condition,
-                values(one=1, ts=redeemed_ts, **pins),
+                values(one=1, ts=c.redeemed_ts, **pins),
             )
         },
         {
             "Update": {
                 "TableName": settings.current().table_name,
-                "Key": redemption_key(account, cpn_no, rdm_id),
+                "Key": redemption_key(account, cpn_no, c.rdm_id),
                 "UpdateExpression": "SET #status = :cancelled, cancelTs = :now, cancelMemo = :memo",
                 "ConditionExpression": "#status = :redeemed",
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": values(
-                    cancelled="CANCELLED", redeemed="REDEEMED", now=cancel_ts, memo=memo
-                ),
+                "ExpressionAttributeValues": _cancelled_fields(c),
             }
         },
     ]
@@ -308,66 +302,42 @@ def _cancel_refused(old: Item | None, rdm_id: str) -> Exception:
     return ConditionFailed(old)  # the belief was wrong
 
 
-def _cancel_inline(  # noqa: PLR0913 - the cancellation's facts
-    account: str,
-    cpn_no: str,
-    rdm_id: str,
-    *,
-    cancel_ts: int,
-    memo: str,
-    belief: Belief | None,
-    guard: Guard | None,
+def _cancel_inline(
+    account: str, cpn_no: str, c: Cancellation, guard: Guard | None
 ) -> StoredCoupon | None:
     """`cancel` of a record on the coupon."""
-    update = _inline_cancel(account, cpn_no, rdm_id, cancel_ts=cancel_ts, memo=memo, belief=belief)
+    update = _inline_cancel(account, cpn_no, c)
     if guard is None:
         try:
             return returned_coupon(update)
         except ConditionFailed as failed:
-            raise _cancel_refused(failed.old, rdm_id) from None
+            raise _cancel_refused(failed.old, c.rdm_id) from None
     cancelled = transact_guarded(guard, [{"Update": update}])
     if cancelled is None:
         return None
-    raise _cancel_refused(cancelled.old(0), rdm_id)
+    raise _cancel_refused(cancelled.old(0), c.rdm_id)
 
 
-def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the condition
+def cancel(
     account: str,
     cpn_no: str,
-    rdm_id: str,
+    c: Cancellation,
     *,
-    redeemed_ts: int,
-    cancel_ts: int,
-    memo: str,
-    belief: Belief | None = None,
     inline: bool = True,
     guard: Guard | None = None,
 ) -> StoredCoupon | None:
     """Mark the redemption CANCELLED and give its use back, in one request.
 
     A record on the coupon (`inline`) without a `guard`: one UpdateItem, which returns the
-    coupon as it is after. Else one transaction (returning None) that pins `belief` like
+    coupon as it is after. Else one transaction (returning None) that pins the belief like
     `redeem`; a moved-out record must belong to this coupon, not to an older one of the code.
     Raises KeyInUse, then ConditionFailed(None) when the coupon is gone, NotInline when the
     record is not on the coupon, NotCancellable when the redemption is unknown, cancelled or
     belongs to a deleted coupon, else ConditionFailed(coupon) when the belief was wrong."""
     if inline:
-        return _cancel_inline(
-            account, cpn_no, rdm_id, cancel_ts=cancel_ts, memo=memo, belief=belief, guard=guard
-        )
-    assert belief is not None, "a transaction answers nothing: its belief must be pinned"
-    cancelled = transact_guarded(
-        guard,
-        _moved_out_cancel(
-            account,
-            cpn_no,
-            rdm_id,
-            redeemed_ts=redeemed_ts,
-            cancel_ts=cancel_ts,
-            memo=memo,
-            belief=belief,
-        ),
-    )
+        return _cancel_inline(account, cpn_no, c, guard)
+    assert c.belief is not None, "a transaction answers nothing: its belief must be pinned"
+    cancelled = transact_guarded(guard, _moved_out_cancel(account, cpn_no, c))
     if cancelled is None:
         return None
     old = cancelled.old(0) if cancelled.failed(0) else None
@@ -377,7 +347,7 @@ def cancel(  # noqa: PLR0913 - the cancellation's facts, each pinned in the cond
     if cancelled.failed(1):
         raise NotCancellable()
     if coupon is not None:
-        if int(coupon["regTs"]) > redeemed_ts:
+        if int(coupon["regTs"]) > c.redeemed_ts:
             raise NotCancellable()
         raise ConditionFailed(old)
     raise RuntimeError(f"cancellation refused: {[r.get('Code') for r in cancelled.reasons]}")
