@@ -2,8 +2,8 @@
 
     .venv/bin/python -m devstack.openapi      # rewrite openapi.yaml (also: make openapi)
 
-Sources: the request bodies are the pydantic models' own JSON schemas
-(``Model.model_json_schema()``); the error codes, their HTTP statuses and messages come from
+Sources: the request bodies are the models' own JSON schemas
+(``Model.model_json_schema()``, coupons/models.py); the error codes, their HTTP statuses and messages come from
 ``messages.CATALOG``; the routes are checked against ``template.yaml``; what is left — which
 route takes which body or query, answers with which result and which refusals — is the small
 table ``OPERATIONS`` below. ``tests/unit/test_openapi.py`` fails when the committed file is
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
 from coupons import cursors, models, queries, rules
 from coupons.errors import ErrorCode
@@ -171,7 +170,7 @@ class Operation:
     summary: str
     result: Schema
     refusals: tuple[ErrorCode, ...]  # besides COMMON_CODES
-    body: type[BaseModel] | None = None
+    body: type[models.Body] | None = None
     query: tuple[Query, ...] = ()
     idempotent: bool = False
     examples: dict[str, Any] = field(default_factory=dict)  # request bodies by name
@@ -360,7 +359,7 @@ def codes(operation: Operation) -> list[ErrorCode]:
 # --- building the document -------------------------------------------------------------------
 
 
-def _request_schema(model: type[BaseModel]) -> Schema:
+def _request_schema(model: type[models.Body]) -> Schema:
     """The model's JSON schema, with what the model does but its schema does not say: an
     optional field may be null (absent), unknown fields are ignored, and the notes."""
     schema = model.model_json_schema()

@@ -1,11 +1,10 @@
-"""Requests parsed at the edge, without storage: the pydantic bodies (models.py) and the
+"""Requests parsed at the edge, without storage: the bodies (models.py) and the
 query strings (queries.py). Each refusal names the field, as the 4001 answer will."""
 
 from datetime import date
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from coupons import models, queries
 from coupons.errors import CouponError, ErrorCode
@@ -14,7 +13,7 @@ from devstack.samples import coupon_fields
 TODAY = date.today()  # the sample coupon runs from today
 
 
-def _refused_fields(model: type[BaseModel], data: Any) -> list[str]:
+def _refused_fields(model: type[models.Body], data: Any) -> list[str]:
     with pytest.raises(CouponError) as refused:
         models.parse(model, data, today=TODAY)
     assert refused.value.code is ErrorCode.INVALID_FIELD

@@ -17,7 +17,7 @@ from coupons.observability import logger
 from coupons.store.client import client
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from coupons.models import Body
 
 MAX_BODY_BYTES = 16 * 1024
 # Request limits (400/4000), checked before anything else reads the request, authentication
@@ -99,9 +99,9 @@ class Request:
             return None
         return IdempotencyKey(self.account, route, key, body, frozenset(private))
 
-    def body[M: "BaseModel"](self, model: type[M]) -> M:
-        """The body parsed into `model` (models.py), or 400/4000 / 4001. Pydantic loads with
-        the first body parsed, so query routes never import it."""
+    def body[M: "Body"](self, model: type[M]) -> M:
+        """The body parsed into `model` (models.py), or 400/4000 / 4001. The models load with
+        the first body parsed, so query routes never import them."""
         from coupons.models import parse
 
         return parse(model, self.json(), today=clock.today())

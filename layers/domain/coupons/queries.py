@@ -1,5 +1,5 @@
 """Query-string requests (validate, delete, redemptions, list), parsed at the edge like the
-bodies are (models.py), without pydantic: these routes' cold start stays free of it."""
+bodies are (models.py), without the body models: these routes' cold start stays free of them."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -1,7 +1,8 @@
 """Coupons: create (one or a batch), update, delete and validate.
 
-Nothing here imports pydantic at module level: validate and delete take query strings, and
-their functions' cold start stays free of it (update loads the models when it merges)."""
+Nothing here imports the request models (models.py) at module level: validate and delete take
+query strings, and their functions' cold start stays free of them (update loads them when it
+merges)."""
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
