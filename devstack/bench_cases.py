@@ -233,7 +233,8 @@ def measure_cases(bench: Bench, account: str) -> list[CaseRow]:
 def print_cases(rows: list[CaseRow]) -> None:
     print()
     print(
-        f"Redeem and cancel per case on DynamoDB Local, median of {RUNS} (refused requests count)"
+        f"Redeem and cancel per case on DynamoDB Local, {RUNS} runs each (refused requests count);"
+        " requests and WCU billed: means; item B: the coupon item after; ms: median"
     )
     print(
         f"  {'operation':<7} {'coupon':<18} {'key':<4} {'container':<22} {'requests':>8}"
