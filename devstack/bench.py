@@ -180,16 +180,16 @@ class Calls:
 
 
 class Recorder:
-    """botocore event hooks on the functions' client: count calls, ask for capacity, time them."""
+    """botocore event hooks on the functions' clients: count calls, ask for capacity, time them."""
 
     WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
     READS = frozenset({"GetItem", "Query", "BatchGetItem"})
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, *clients: Any) -> None:
         self.calls = Calls()
-        events = client.meta.events
-        events.register("provide-client-params.dynamodb.*", self._before)
-        events.register("after-call.dynamodb.*", self._after)
+        for client in clients:
+            client.meta.events.register("provide-client-params.dynamodb.*", self._before)
+            client.meta.events.register("after-call.dynamodb.*", self._after)
 
     def reset(self) -> Calls:
         calls, self.calls = self.calls, Calls()
@@ -370,11 +370,11 @@ def main() -> int:
         ensure_table(ddb.endpoint, TABLE)
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint
         from coupons import accounts  # after the environment is set
-        from coupons.store.client import client
+        from coupons.store.client import every_client
 
         account, api_key = accounts.create_account("bench")
         bench = Bench(api_key)
-        recorder = Recorder(client())
+        recorder = Recorder(*every_client())
         rows = warm_operations(bench, recorder)
         cases = measure_cases(bench, account)
 

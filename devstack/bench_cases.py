@@ -99,12 +99,13 @@ class Cases:
 
     def _recording(self) -> None:
         """From now on, record what the container's client sends."""
-        from coupons.store.client import client
+        from coupons.store.client import every_client
 
-        current = client()
-        if current is not self.recorded:  # a fresh container's new client
+        current = every_client()
+        if self.recorded is None or current[0] is not self.recorded[0]:  # a fresh container
             self.recorded = current
-            current.meta.events.register("provide-client-params.dynamodb.*", self._record)
+            for watched in current:
+                watched.meta.events.register("provide-client-params.dynamodb.*", self._record)
         self.sent = Sent()
 
     def _fresh_container(self) -> None:

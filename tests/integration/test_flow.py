@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from coupons import containers
-from coupons.store.client import client
+from coupons.store.client import every_client
 from tests.conftest import TABLE_NAME, Api
 
 pytestmark = pytest.mark.integration
@@ -80,9 +80,10 @@ def test_redeem_and_cancel_are_one_request_on_the_engine_in_a_fresh_container(
     in_process = Api(api.api_key)  # through the in-process handler, so the counter sees it
     in_process.validate(code)  # the API key looked up: not counted below
     sent: list[str] = []
-    client().meta.events.register(
-        "before-call.dynamodb", lambda model, **_: sent.append(model.name)
-    )
+    for watched in every_client():
+        watched.meta.events.register(
+            "before-call.dynamodb", lambda model, **_: sent.append(model.name)
+        )
     redeemed = in_process.redeem(code, **user).result
     assert redeemed["useCnt"] == (2 if fields else 1)
     assert in_process.cancel(code, redeemed["rdmId"]).result["useCnt"] == redeemed["useCnt"] - 1

@@ -60,9 +60,10 @@ class RequestLog(list[str]):
         self.append(model.name)
 
     def attach(self) -> None:
-        from coupons.store.client import client
+        from coupons.store.client import every_client
 
-        client().meta.events.register("before-call.dynamodb", self.record)
+        for client in every_client():
+            client.meta.events.register("before-call.dynamodb", self.record)
 
     def new_container(self) -> None:
         """Go on in a fresh container (it has seen no coupon), still recording."""

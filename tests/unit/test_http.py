@@ -103,6 +103,9 @@ def test_throttling_is_503_with_retry_after(api: Api, monkeypatch: pytest.Monkey
     from botocore.exceptions import ClientError
 
     class Throttled:
+        def __init__(self, **_: Any) -> None:  # store_client.client(resend=...)
+            pass
+
         def get_item(self, **kwargs: Any) -> None:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},

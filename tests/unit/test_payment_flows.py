@@ -630,3 +630,29 @@ def test_a_deleted_coupon_keeps_the_records_it_carried(api: Api) -> None:
     assert _stored_records(api, code) == (0, 3)
     assert api.create(cpnNo=code, useLimit=0).code == 0
     assert api.redemptions(code).result["items"] == []  # not shown under its successor
+
+
+def test_records_with_long_memos_move_out_before_the_item_grows(api: Api) -> None:
+    """Past INLINE_BYTES of records (1,000-character memos) they move out at once: every
+    write of the coupon is billed by its size."""
+    code = api.create(useLimit=0).result
+    for i in range(3):
+        api.redeem(code, memo=f"{i}" * 1000)
+    on_coupon, moved = _stored_records(api, code)
+    assert (on_coupon, moved) == (1, 2)
+
+
+def test_history_lists_a_record_once_when_it_moved_out_between_its_two_reads(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coupons.store import coupons as coupon_items
+
+    code = api.create(useLimit=0).result
+    ids = [api.redeem(code).result["rdmId"] for _ in range(FLUSH_AT - 1)]
+    before = coupon_items.get(account_of(api), code, consistent=True)
+    ids.append(api.redeem(code).result["rdmId"])  # the eighth: all eight move out
+    assert _stored_records(api, code) == (0, FLUSH_AT)
+    # The history's read of the coupon saw seven records still on it; its Query, all eight.
+    monkeypatch.setattr(coupon_items, "get", lambda *_, **__: before)
+    items = api.redemptions(code).result["items"]
+    assert [item["rdmId"] for item in items] == ids[::-1]

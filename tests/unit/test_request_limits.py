@@ -219,7 +219,7 @@ class _Client:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def __call__(self) -> Any:
+    def __call__(self, **_: Any) -> Any:  # client(resend=...): both are the stand-in
         return self.client
 
     def cache_clear(self) -> None:

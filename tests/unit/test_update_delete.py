@@ -127,6 +127,9 @@ def test_a_write_meeting_a_running_redemption_is_retried(
     refused: list[str] = []
 
     class Conflicting:
+        def __init__(self, **_: Any) -> None:  # store_client.client(resend=...)
+            pass
+
         def __getattr__(self, name: str) -> Any:
             method = getattr(real, name)
             if name not in ("update_item", "delete_item") or refused:

@@ -111,7 +111,7 @@ def redeem_coupon(
                 presented=presented,
                 shared_locks=shared_locks,
             )
-            _make_room(account, code, coupon, pinned, now=max(attempted_at, not_before))
+            _make_room(account, code, coupon, facts)
             if coupon["onsitePwd"]:
                 shared_locks = {}  # none of them holds for it now: check them again
             belief, not_before = (int(coupon["useCnt"]), int(coupon["useLimit"])), coupon["regTs"]
@@ -123,18 +123,23 @@ def redeem_coupon(
 
 
 def _make_room(
-    account: str, code: str, coupon: StoredCoupon, pinned: Belief | None, *, now: int
+    account: str, code: str, coupon: StoredCoupon, attempt: redemption_items.Attempt
 ) -> None:
     """What a refusal that no rule explains calls for: the coupon's record map (a coupon
-    stored before there was one), room in it, or (only in a transaction) a new belief; else
-    the condition and the rules disagree, which is a bug."""
+    stored before there was one), room in it, or another attempt (a new belief in a
+    transaction; a coupon younger than the record; a coupon with a password, tried without
+    one while a shared lock held that has ended since); else the condition and the rules
+    disagree, which is a bug."""
     records = coupon.get("rdm")
+    pinned = attempt.belief
     if records is None:
         coupon_items.give_records_map(account, code)
     elif len(records) >= redemption_items.MOST_INLINE:
         redemption_items.move_out(account, code, coupon)
-    elif coupon["regTs"] > now:
-        return  # a coupon younger than the record: the next attempt is timed after it
+    elif coupon["regTs"] > attempt.record["regTs"] or (
+        attempt.without_password and coupon["onsitePwd"]
+    ):
+        return
     elif pinned is None or (
         pinned[1] == coupon["useLimit"] and pinned[0] in (None, coupon["useCnt"])
     ):
@@ -297,7 +302,9 @@ def _cancellation(
 def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView]:
     """The current coupon's redemption records, newest first, a page at a time: those on the
     coupon item and those moved out, merged."""
-    coupon = coupon_items.get(account, query.cpnNo)
+    # Both reads strongly consistent, the coupon first: records moved out in between are then
+    # in both (the moved copy, read last, wins), never in neither.
+    coupon = coupon_items.get(account, query.cpnNo, consistent=True)
     if coupon is None:
         raise CouponError(ErrorCode.COUPON_NOT_FOUND)
     scope = f"redemptions|{account}|{query.cpnNo}|{coupon['cid']}"
@@ -312,8 +319,9 @@ def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView
         for record in redemption_items.inline_records(coupon)
         if before is None or record["rdmId"] < before
     ]
+    by_id = {record["rdmId"]: record for record in [*inline, *moved]}
     # One more than asked tells whether there is a next page.
-    records = sorted([*inline, *moved], key=lambda record: record["rdmId"], reverse=True)
+    records = sorted(by_id.values(), key=lambda record: record["rdmId"], reverse=True)
     page = records[: query.limit]
     more = len(records) > query.limit
     return {

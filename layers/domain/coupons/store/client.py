@@ -5,18 +5,12 @@ running transaction) and retries what can be retried."""
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-)
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as StorageConnectionError
 from botocore.loaders import Loader
 
@@ -58,12 +52,10 @@ WORST_CASE_S = SDK_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (SDK_ATTEMP
 
 type Reason = Mapping[str, Any]
 
-# Whether the SDK may send the current request again after a failure that may have applied it
-# (an answer that timed out or was cut, a 5xx): off for a write that must not happen twice and
-# has no idempotency token (request(resend=False)). A transaction has one (botocore fills in
-# ClientRequestToken), and a request that never reached DynamoDB, or was throttled, was not
-# applied: those are sent again as usual.
-_resend = ContextVar("resend", default=True)
+# A write that must not happen twice and has no idempotency token (request(resend=False): an
+# UpdateItem that counts a use or gives one back) goes through a client that never sends a
+# request again, so that an answer lost after DynamoDB applied it is a 503, not a second use.
+# A transaction has a token (botocore fills in ClientRequestToken): the SDK may resend it.
 
 
 class ConditionFailed(Exception):
@@ -103,42 +95,43 @@ class _DynamoDBOnlyLoader(Loader):
 
 
 @cache
-def client() -> "DynamoDBClient":
-    """One client per container. botocore directly: it is the same client boto3 would build,
-    without importing boto3 at cold start. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB
-    when set (DynamoDB Local)."""
+def client(*, resend: bool = True) -> "DynamoDBClient":
+    """One client per container (and one that never sends a request twice, created the first
+    time a write asks for it: ~3 ms, from the same session). botocore directly: it is the same
+    client boto3 would build, without importing boto3 at cold start. The endpoint comes from
+    AWS_ENDPOINT_URL_DYNAMODB when set (DynamoDB Local)."""
+    if not resend:
+        return _client(_session(), attempts=1)
+    return _client(_session(), attempts=SDK_ATTEMPTS)
+
+
+def every_client() -> "tuple[DynamoDBClient, DynamoDBClient]":
+    """Both clients of the container, for what watches every request sent (tests, bench)."""
+    return client(), client(resend=False)
+
+
+@cache
+def _session() -> botocore.session.Session:
     session = botocore.session.get_session()
     session.register_component("data_loader", _DynamoDBOnlyLoader())
+    return session
+
+
+def _client(session: botocore.session.Session, *, attempts: int) -> "DynamoDBClient":
     made = session.create_client(
         "dynamodb",
         config=Config(
-            retries={"mode": "standard", "total_max_attempts": SDK_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": attempts},
             connect_timeout=CONNECT_TIMEOUT_S,
             read_timeout=READ_TIMEOUT_S,
             tcp_keepalive=True,
             max_pool_connections=50,  # the local gateway runs many requests per process
         ),
     )
-    made.meta.events.register_first(
-        "needs-retry.dynamodb", cast("Callable[..., None]", _unless_maybe_applied)
-    )
     return cast("DynamoDBClient", made)
 
 
-def _unless_maybe_applied(
-    response: Any = None, caught_exception: Exception | None = None, **_: Any
-) -> bool | None:
-    """botocore's needs-retry hook, before its own: False (do not send it again) when the
-    request may have been applied and must not be resent; None leaves it to the SDK."""
-    if _resend.get():
-        return None
-    if caught_exception is not None:
-        reached = not isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError))
-        return False if reached else None
-    status = response[0].status_code if response else 0
-    return False if status >= FIRST_SERVER_ERROR else None
-
-
+containers.on_reset(_session.cache_clear)
 containers.on_reset(client.cache_clear)
 
 
@@ -154,26 +147,31 @@ def request[T](
     - a conflict with a running transaction (a single-item write to an item inside one, which
       botocore does not retry, or a transaction cancelled only by conflicts) or an Unfinished
       batch: tried again with backoff, up to `attempts` times, then 503/5030.
-    Without `resend`, the SDK does not send it again when it may have been applied (above)."""
+    Without `resend`, the SDK sends it once, and only this function tries it again (when it
+    was not applied)."""
     for attempt in range(attempts):
-        token = _resend.set(resend)
         try:
-            return send(client(), settings.current().table_name)
+            db = client() if resend else client(resend=False)  # cache keys: one call each
+            return send(db, settings.current().table_name)
         except ClientError as error:
             _raise_unless_retryable(error)
         except (StorageConnectionError, HTTPClientError) as error:  # refused, timed out, cut
             raise storage_busy() from error
         except Unfinished:
             pass
-        finally:
-            _resend.reset(token)
         backoff(attempt)
     raise storage_busy()
 
 
-def transact(actions: "Sequence[TransactWriteItemTypeDef]", *, attempts: int = ATTEMPTS) -> None:
-    """TransactWriteItems, all or nothing; refusals as in `request`."""
-    request(lambda db, _table: db.transact_write_items(TransactItems=actions), attempts=attempts)
+def transact(
+    actions: "Sequence[TransactWriteItemTypeDef]", *, attempts: int = ATTEMPTS, resend: bool = True
+) -> None:
+    """TransactWriteItems, all or nothing; refusals and options as in `request`."""
+    request(
+        lambda db, _table: db.transact_write_items(TransactItems=actions),
+        attempts=attempts,
+        resend=resend,
+    )
 
 
 def get_many(keys: "Sequence[AttributeMap]", *, consistent: bool = False) -> list[Item]:

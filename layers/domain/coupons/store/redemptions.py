@@ -19,15 +19,15 @@ times of its recent wrong passwords, and `pwdLockedUntil`. The redeem condition 
 locked coupon with a password, and a successful redemption removes both in the same update.
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from coupons import settings
-from coupons.errors import CouponError
 from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
 from coupons.store import guards
-from coupons.store.client import Cancelled, ConditionFailed, get_many, request, transact
+from coupons.store.client import ConditionFailed, get_many, request, transact
 from coupons.store.coupons import (
     INLINE,
     UNLOCKED,
@@ -75,6 +75,7 @@ NO_USER = "useLimit < :two"
 # came) is refused, and the caller moves them before it tries again.
 FLUSH_AT = 8
 MOST_INLINE = 2 * FLUSH_AT
+INLINE_BYTES = 2048
 
 # What the caller believes the coupon holds, (useCnt, useLimit), pinned in a transaction's
 # condition so that its answer is known without reading the coupon back (useCnt None: not
@@ -215,7 +216,8 @@ def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
     transaction (else a later redemption tries again; at MOST_INLINE redemptions are refused
     until they have moved)."""
     records = coupon.get(INLINE) or {}
-    if not records or len(records) % FLUSH_AT:  # one redemption in FLUSH_AT does it
+    # One redemption in FLUSH_AT does it, and any that finds them over INLINE_BYTES (memos).
+    if not records or (len(records) % FLUSH_AT and _approximate_bytes(records) < INLINE_BYTES):
         return
     names = {f"#r{i}": rdm_id for i, rdm_id in enumerate(records)}
     attrs = {f":r{i}": to_attr(fields) for i, fields in enumerate(records.values())}
@@ -227,10 +229,12 @@ def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
         attrs,
         names,
     )
-    try:  # once: the redemption has been answered already, this must not hold it up
-        transact([{"Update": update}, *moved_out(account, cpn_no, records)], attempts=1)
-    except (Cancelled, CouponError):
-        return
+    try:  # sent once: the use is counted already, and this must not hold its answer up
+        transact(
+            [{"Update": update}, *moved_out(account, cpn_no, records)], attempts=1, resend=False
+        )
+    except Exception:
+        logging.getLogger(__name__).warning("redemption records not moved out", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,14 @@ class Cancellation:
 
 def _cancelled_fields(c: Cancellation) -> AttributeMap:
     return values(cancelled="CANCELLED", redeemed="REDEEMED", now=c.cancel_ts, memo=c.memo)
+
+
+def _approximate_bytes(records: Mapping[str, Mapping[str, object]]) -> int:
+    """About what the records weigh in the item: their ids and text, UTF-8."""
+    return sum(
+        len(rdm_id) + sum(len(str(value).encode()) + len(name) for name, value in fields.items())
+        for rdm_id, fields in records.items()
+    )
 
 
 def _inline_cancel(account: str, cpn_no: str, c: Cancellation) -> "UpdateTypeDef":
@@ -366,6 +378,12 @@ def standing(
     record = next((item for item in found if str(item["SK"]).startswith(REDEMPTION_PREFIX)), None)
     if coupon is not None and rdm_id in (coupon.get(INLINE) or {}):
         record = {"rdmId": rdm_id, **coupon[INLINE][rdm_id]}
+    elif coupon is not None and record is None:
+        # A batch is not isolated from a transaction: it may have read the record's own item
+        # before its move out, and the coupon after. Read it again.
+        record = next(
+            iter(get_many([redemption_key(account, cpn_no, rdm_id)], consistent=True)), None
+        )
     counters = {
         str(item["PK"]): guards.as_guard(item) for item in found if item["SK"] == PASSWORD_GUARD_SK
     }
