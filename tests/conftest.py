@@ -184,3 +184,25 @@ def fresh_containers() -> Iterator[None]:
     reset_containers()
     yield
     reset_containers()
+
+
+def stored_redemptions(api: Api, cpn_no: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The redemption records stored under the code, read straight from the table (strongly
+    consistent): (those on the coupon item, those moved to items of their own, also a
+    deleted coupon's)."""
+    from coupons import settings
+    from coupons.store.client import client
+    from coupons.store.items import from_item
+    from coupons.store.keys import COUPON_SK, REDEMPTION_PREFIX, coupon_pk
+    from coupons.store.redemptions import inline_records
+
+    response = client().query(
+        TableName=settings.current().table_name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": coupon_pk(account_of(api), cpn_no)}},
+        ConsistentRead=True,
+    )
+    items = [from_item(item) or {} for item in response["Items"]]
+    moved = [item for item in items if str(item["SK"]).startswith(REDEMPTION_PREFIX)]
+    coupon = next((item for item in items if item["SK"] == COUPON_SK), {})
+    return [dict(record) for record in inline_records(coupon)], moved

@@ -13,17 +13,20 @@ from typing import Any
 
 import pytest
 
-from coupons import accounts, settings
+from coupons import accounts
 from coupons.records import StoredCoupon
 from coupons.store import coupons as coupon_items
-from coupons.store.client import client
-from coupons.store.items import from_item
-from coupons.store.keys import COUPON_SK, REDEMPTION_PREFIX, coupon_pk
-from coupons.store.redemptions import inline_records
 from devstack import dynamodb_local
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway
-from tests.conftest import TABLE_NAME, Api, Response, account_of, reset_containers
+from tests.conftest import (
+    TABLE_NAME,
+    Api,
+    Response,
+    account_of,
+    reset_containers,
+    stored_redemptions,
+)
 
 
 @pytest.fixture(scope="package")
@@ -89,18 +92,10 @@ def in_parallel(calls: Sequence[Callable[[], Response]], workers: int = 50) -> l
 
 
 def redemption_records(api: Api, cpn_no: str) -> list[dict[str, Any]]:
-    """Every redemption record stored under the code (also a deleted coupon's), read straight
-    from the table: those on the coupon item and those moved to items of their own."""
-    response = client().query(
-        TableName=settings.current().table_name,
-        KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": coupon_pk(account_of(api), cpn_no)}},
-        ConsistentRead=True,
-    )
-    items = [from_item(item) or {} for item in response["Items"]]
-    moved = [item for item in items if str(item["SK"]).startswith(REDEMPTION_PREFIX)]
-    coupon = next((item for item in items if item["SK"] == COUPON_SK), {})
-    return [*moved, *map(dict, inline_records(coupon))]
+    """Every redemption record stored under the code (also a deleted coupon's): those on the
+    coupon item and those moved to items of their own."""
+    on_coupon, moved = stored_redemptions(api, cpn_no)
+    return [*moved, *on_coupon]
 
 
 def stored_coupon(api: Api, cpn_no: str) -> StoredCoupon | None:

@@ -12,7 +12,7 @@ import pytest
 from coupons import containers, rules
 from coupons.store.redemptions import FLUSH_AT, MOST_INLINE
 from devstack.samples import coupon_fields
-from tests.conftest import Api, Response, account_of
+from tests.conftest import Api, Response, account_of, stored_redemptions
 
 YMDT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 YMDT_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -548,20 +548,9 @@ def test_bulk_codes_are_the_accounts_own(api: Api, other_api: Api) -> None:
 
 
 def _stored_records(api: Api, code: str) -> tuple[int, int]:
-    """(records on the coupon item, records moved to items of their own), read from the table."""
-    from coupons import settings
-    from coupons.store.client import client
-    from coupons.store.items import from_item
-    from coupons.store.keys import COUPON_SK, coupon_pk
-
-    items = client().query(
-        TableName=settings.current().table_name,
-        KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": coupon_pk(account_of(api), code)}},
-    )["Items"]
-    stored = [from_item(item) or {} for item in items]
-    coupon = next((item for item in stored if item["SK"] == COUPON_SK), {})
-    return len(coupon.get("rdm", {})), sum(item["SK"].startswith("R#") for item in stored)
+    """(records on the coupon item, records moved to items of their own)."""
+    on_coupon, moved = stored_redemptions(api, code)
+    return len(on_coupon), len(moved)
 
 
 def test_records_move_out_and_the_history_keeps_every_one_newest_first(api: Api) -> None:

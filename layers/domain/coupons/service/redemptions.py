@@ -130,7 +130,7 @@ def _make_room(
     transaction; a coupon younger than the record; a coupon with a password, tried without
     one while a shared lock held that has ended since); else the condition and the rules
     disagree, which is a bug."""
-    records = coupon.get("rdm")
+    records = coupon.get(coupon_items.INLINE)
     pinned = attempt.belief
     if records is None:
         coupon_items.give_records_map(account, code)

@@ -52,11 +52,6 @@ WORST_CASE_S = SDK_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (SDK_ATTEMP
 
 type Reason = Mapping[str, Any]
 
-# A write that must not happen twice and has no idempotency token (request(resend=False): an
-# UpdateItem that counts a use or gives one back) goes through a client that never sends a
-# request again, so that an answer lost after DynamoDB applied it is a 503, not a second use.
-# A transaction has a token (botocore fills in ClientRequestToken): the SDK may resend it.
-
 
 class ConditionFailed(Exception):
     """A conditional write was refused; `old` is the item as it was (None if absent)."""
@@ -94,6 +89,10 @@ class _DynamoDBOnlyLoader(Loader):
         return ["dynamodb"]
 
 
+# A write that must not happen twice and has no idempotency token (request(resend=False): an
+# UpdateItem that counts a use or gives one back) goes through a client that never sends a
+# request again, so that an answer lost after DynamoDB applied it is a 503, not a second use.
+# A transaction has a token (botocore fills in ClientRequestToken): the SDK may resend it.
 @cache
 def client(*, resend: bool = True) -> "DynamoDBClient":
     """One client per container (and one that never sends a request twice, created the first

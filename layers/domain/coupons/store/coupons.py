@@ -249,8 +249,9 @@ def delete(account: str, cpn_no: str) -> bool:
             old = cancelled.old(0)
         if old is None:
             return False
+        if records is not None:  # the move was refused by a change in between: wait a little
+            backoff(attempt)
         records = old.get(INLINE) or None
-        backoff(attempt)
     raise storage_busy()
 
 

@@ -210,6 +210,14 @@ def redeem(
     raise RuntimeError(f"redemption refused: {[r.get('Code') for r in cancelled.reasons]}")
 
 
+def _approximate_bytes(records: Mapping[str, Mapping[str, object]]) -> int:
+    """About what the records weigh in the item: their ids and text, UTF-8."""
+    return sum(
+        len(rdm_id) + sum(len(str(value).encode()) + len(name) for name, value in fields.items())
+        for rdm_id, fields in records.items()
+    )
+
+
 def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
     """Move the coupon's own records to items of their own once it holds FLUSH_AT of them:
     one transaction, which applies only if none of them changed meanwhile and meets no other
@@ -251,14 +259,6 @@ class Cancellation:
 
 def _cancelled_fields(c: Cancellation) -> AttributeMap:
     return values(cancelled="CANCELLED", redeemed="REDEEMED", now=c.cancel_ts, memo=c.memo)
-
-
-def _approximate_bytes(records: Mapping[str, Mapping[str, object]]) -> int:
-    """About what the records weigh in the item: their ids and text, UTF-8."""
-    return sum(
-        len(rdm_id) + sum(len(str(value).encode()) + len(name) for name, value in fields.items())
-        for rdm_id, fields in records.items()
-    )
 
 
 def _inline_cancel(account: str, cpn_no: str, c: Cancellation) -> "UpdateTypeDef":
