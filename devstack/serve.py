@@ -7,6 +7,8 @@ Environment:
 - ``DYNAMODB_PORT`` (default 8000): DynamoDB Local's port (data kept in ``.devdata/dynamodb``).
 - ``DEV_API_KEY``: the dev account's API key; otherwise one is generated once and kept in
   ``.devdata/dev-api-key``.
+- ``DEV_DATA_DIR`` (default ``.devdata``): where the data, the key and the logs are kept (the
+  tests run a whole dev stack in a folder of their own).
 - Variables of the template's function environment (``TIME_ZONE``, ``POWERTOOLS_LOG_LEVEL``...)
   already set in the shell override the template's defaults, except ``TABLE_NAME``.
 """
@@ -30,7 +32,7 @@ if str(REPO_ROOT / "layers" / "domain") not in sys.path:  # the layer, as Lambda
 from devstack.admin import DEV_DYNAMODB_PORT, DEV_TABLE
 
 TABLE_NAME = DEV_TABLE
-DATA_DIR = REPO_ROOT / ".devdata"
+DATA_DIR = Path(os.environ.get("DEV_DATA_DIR") or REPO_ROOT / ".devdata").resolve()
 API_PREFIX = "/api/coupon/v1"
 DEV_ACCOUNT = "dev"
 _MAX_PORT = 65535
