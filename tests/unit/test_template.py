@@ -3,6 +3,10 @@ each function allowed exactly the DynamoDB actions its route needs."""
 
 import fnmatch
 import json
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -344,11 +348,261 @@ def test_outputs_name_the_api_url_and_table() -> None:
 
 
 def test_handlers_stay_thin_and_never_touch_boto3() -> None:
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     for function in _functions().values():
         source = (root / function["Properties"]["CodeUri"] / "app.py").read_text()
         code_lines = [line for line in source.splitlines() if line.strip()]
         assert len(code_lines) <= 12
         assert "boto" not in source and "dynamodb" not in source.lower()
+
+
+# -- operations: logs, alarms, notifications ----------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+ABSENT = object()  # what !Ref AWS::NoValue leaves: nothing
+ALARM = "AWS::CloudWatch::Alarm"
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == ALARM}
+
+
+def _defaults() -> dict[str, Any]:
+    return {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
+
+
+def _condition(name: str, parameters: dict[str, Any]) -> bool:
+    return bool(_evaluate(TEMPLATE["Conditions"][name], parameters))
+
+
+def _evaluate(value: Any, parameters: dict[str, Any]) -> Any:
+    """The template's value for these parameter values, as CloudFormation resolves it: the
+    condition functions, Fn::If, parameter Refs, and AWS::NoValue removed from lists and maps
+    (other Refs and functions are left as they are)."""
+    if isinstance(value, list):
+        resolved = [_evaluate(item, parameters) for item in value]
+        return [item for item in resolved if item is not ABSENT]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and next(iter(value)) in _INTRINSICS:
+        ((function, args),) = value.items()
+        return _INTRINSICS[function](args, parameters)
+    fields = {key: _evaluate(item, parameters) for key, item in value.items()}
+    return {key: item for key, item in fields.items() if item is not ABSENT}
+
+
+def _ref(name: str, parameters: dict[str, Any]) -> Any:
+    if name == "AWS::NoValue":
+        return ABSENT
+    return parameters.get(name, {"Ref": name})
+
+
+def _if(args: list[Any], parameters: dict[str, Any]) -> Any:
+    name, if_true, if_false = args
+    return _evaluate(if_true if _condition(name, parameters) else if_false, parameters)
+
+
+_INTRINSICS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+    "Ref": _ref,
+    "Condition": _condition,
+    "Fn::If": _if,
+    "Fn::Equals": lambda args, p: _evaluate(args[0], p) == _evaluate(args[1], p),
+    "Fn::Not": lambda args, p: not _evaluate(args[0], p),
+    "Fn::And": lambda args, p: all(_evaluate(arg, p) for arg in args),
+    "Fn::Or": lambda args, p: any(_evaluate(arg, p) for arg in args),
+}
+
+
+def test_log_retention_is_a_parameter_of_the_values_cloudwatch_accepts() -> None:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # type: ignore[import-untyped]
+
+    parameter = TEMPLATE["Parameters"]["LogRetentionDays"]
+    assert parameter["Type"] == "Number" and parameter["Default"] == 30
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Logs::LogGroup")
+    assert parameter["AllowedValues"] == schema.schema["properties"]["RetentionInDays"]["enum"]
+    log_groups = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    assert "CouponApiAccessLogs" in log_groups and len(log_groups) == len(_functions()) + 1
+    for name, log_group in log_groups.items():  # every one, the API's access logs too
+        assert log_group["Properties"] == {"RetentionInDays": {"Ref": "LogRetentionDays"}}, name
+
+
+def test_every_function_logs_json_into_its_own_log_group() -> None:
+    """Each function writes to a log group of the template (not /aws/lambda/<name>, which Lambda
+    would create by itself, kept forever), in JSON at the level its Powertools Logger logs."""
+    logging_config = TEMPLATE["Globals"]["Function"]["LoggingConfig"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert logging_config["LogFormat"] == "JSON"
+    # Lambda's AWS_LAMBDA_LOG_LEVEL wins over POWERTOOLS_LOG_LEVEL in Powertools' Logger; EMF
+    # lines have no level and count as INFO, so anything above INFO would drop the metrics.
+    assert logging_config["ApplicationLogLevel"] == variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert logging_config["SystemLogLevel"] == "INFO"  # keeps the REPORT line of each request
+    assert "LogGroup" not in logging_config
+    used = []
+    for name, function in _functions().items():
+        assert function["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}
+        assert RESOURCES[f"{name}LogGroup"]["Type"] == "AWS::Logs::LogGroup", name
+        assert "LogGroupName" not in RESOURCES[f"{name}LogGroup"]["Properties"], name
+        used.append(f"{name}LogGroup")
+    assert len(set(used)) == len(used) == len(_functions())
+
+
+def test_every_alarm_treats_missing_data_as_fine_and_fires_on_one_event() -> None:
+    assert len(_alarms()) == 2 * len(_functions()) + 3
+    for name, alarm in _alarms().items():
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+        assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, 1), name
+        assert alarm.get("Period", 300) == 300 and alarm.get("Statistic", "Sum") == "Sum", name
+        assert len(alarm["AlarmDescription"]) <= 1024, name
+
+
+def _single_metric(alarm: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert len(dimensions) == len(alarm["Dimensions"])
+    return alarm["Namespace"], alarm["MetricName"], dimensions
+
+
+def test_every_function_has_its_errors_and_throttles_alarms() -> None:
+    """Lambda's Errors and Throttles, per function: a function added later without its alarms
+    (or an alarm left behind for a function removed) fails here."""
+    lambda_alarms = {
+        name: _single_metric(alarm)
+        for name, alarm in _alarms().items()
+        if alarm.get("Namespace") == "AWS/Lambda"
+    }
+    expected = {
+        f"{function}{metric}": ("AWS/Lambda", metric, {"FunctionName": {"Ref": function}})
+        for function in _functions()
+        for metric in ("Errors", "Throttles")
+    }
+    assert lambda_alarms == expected
+
+
+def test_api_5xx_alarm_reads_the_http_api_metric() -> None:
+    """An HTTP API publishes `5xx` by ApiId (a REST API publishes 5XXError by ApiName)."""
+    assert RESOURCES["CouponApi"]["Type"] == "AWS::Serverless::HttpApi"
+    assert _single_metric(_alarms()["ApiServerErrors"]) == (
+        "AWS/ApiGateway",
+        "5xx",
+        {"ApiId": {"Ref": "CouponApi"}},
+    )
+
+
+def test_dynamodb_throttling_alarm_reads_the_table_and_every_index() -> None:
+    """Read and write throttle events of the table (dimension TableName) and of each index
+    (TableName and GlobalSecondaryIndexName: the table's own figures leave them out), summed
+    with the missing points as 0, within a metric-math alarm's 10 metrics."""
+    alarm = _alarms()["DynamoDbThrottles"]
+    queries = alarm["Metrics"]
+    assert len(queries) <= 11  # 10 metrics and the expression
+    (expression,) = [q for q in queries if "Expression" in q]
+    assert expression["Expression"] == "SUM(FILL(METRICS(), 0))" and expression["ReturnData"]
+    read = set()
+    for query in queries:
+        if query is expression:
+            continue
+        assert query["ReturnData"] is False
+        stat = query["MetricStat"]
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
+        metric = stat["Metric"]
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert metric["Namespace"] == "AWS/DynamoDB"
+        assert dimensions.pop("TableName") == {"Ref": "CouponTable"}
+        read.add((metric["MetricName"], dimensions.get("GlobalSecondaryIndexName")))
+    indexes = RESOURCES["CouponTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert read == {
+        (f"{kind}ThrottleEvents", index)
+        for kind in ("Read", "Write")
+        for index in [None, *(i["IndexName"] for i in indexes)]
+    }
+
+
+def test_storage_busy_alarm_reads_what_the_functions_count() -> None:
+    """Our own metric: its namespace and service come from the functions' environment, and
+    Powertools' single_metric adds the service as the one dimension
+    (tests/unit/test_observability.py checks the line a refused request writes)."""
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert _single_metric(_alarms()["StorageBusy"]) == (
+        variables["POWERTOOLS_METRICS_NAMESPACE"],
+        "StorageBusy",
+        {"service": variables["POWERTOOLS_SERVICE_NAME"]},
+    )
+
+
+TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
+
+
+@pytest.mark.parametrize(
+    ("email", "topic_arn"),
+    [("", ""), ("ops@example.com", ""), ("", TOPIC_ARN), ("ops@example.com", TOPIC_ARN)],
+)
+def test_alarms_notify_whichever_topic_is_given(email: str, topic_arn: str) -> None:
+    """AlarmEmail makes a topic subscribed by that address, AlarmTopicArn names one that
+    exists; every alarm notifies each of those given, on alarm and back to OK, and nothing at
+    all when neither is."""
+    parameters = {**_defaults(), "AlarmEmail": email, "AlarmTopicArn": topic_arn}
+    expected = ([{"Ref": "AlarmTopic"}] if email else []) + ([topic_arn] if topic_arn else [])
+    for name, alarm in _alarms().items():
+        properties = _evaluate(alarm, parameters)
+        assert properties.get("AlarmActions", []) == expected, name
+        assert properties.get("OKActions", []) == expected, name
+        assert "InsufficientDataActions" not in properties, name
+    made = {
+        name
+        for name, resource in RESOURCES.items()
+        if "Condition" not in resource or _condition(resource["Condition"], parameters)
+    }
+    assert ({"AlarmTopic", "AlarmEmailSubscription"} <= made) is bool(email)
+    assert not {"AlarmTopic", "AlarmEmailSubscription"} & made or email
+    subscription = _evaluate(RESOURCES["AlarmEmailSubscription"]["Properties"], parameters)
+    assert subscription == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": email,
+    }
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "allowed"),
+    [
+        ("AlarmEmail", "", True),
+        ("AlarmEmail", "ops@example.com", True),
+        ("AlarmEmail", "ops at example.com", False),
+        ("AlarmEmail", "a@b.c, d@e.f", False),
+        ("AlarmTopicArn", "", True),
+        ("AlarmTopicArn", TOPIC_ARN, True),
+        ("AlarmTopicArn", "arn:aws-cn:sns:cn-north-1:123456789012:ops", True),
+        ("AlarmTopicArn", "ops-alerts", False),
+        ("AlarmTopicArn", "arn:aws:sqs:eu-west-1:123456789012:ops-alerts", False),
+    ],
+)
+def test_notification_parameters_are_optional_and_checked(
+    parameter: str, value: str, allowed: bool
+) -> None:
+    """CloudFormation matches AllowedPattern against the whole value."""
+    definition = TEMPLATE["Parameters"][parameter]
+    assert definition["Default"] == ""
+    assert (re.fullmatch(definition["AllowedPattern"], value) is not None) is allowed
+
+
+def test_samconfig_deploys_without_a_question_but_the_changeset() -> None:
+    """`sam deploy` reads [default.deploy.parameters]: no --guided (whose per-function "has no
+    authentication" questions end in "Security Constraints Not Satisfied" by default), no
+    region (the AWS_REGION or profile's), and nothing for `sam build` or `sam validate`."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["version"] == 0.1
+    assert set(config) == {"version", "default"} and set(config["default"]) == {"deploy"}
+    parameters = config["default"]["deploy"]["parameters"]
+    assert parameters["stack_name"] == "coupon-api"
+    assert parameters["resolve_s3"] is True and "s3_bucket" not in parameters  # one or the other
+    assert parameters["confirm_changeset"] is True
+    assert parameters["fail_on_empty_changeset"] is False
+    assert not {"region", "profile", "parameter_overrides", "guided"} & set(parameters)
+    # CAPABILITY_IAM is all the template needs: SAM makes the functions' roles without names
+    # (CAPABILITY_NAMED_IAM), and there is no nested application (CAPABILITY_AUTO_EXPAND).
+    assert parameters["capabilities"] == "CAPABILITY_IAM"
+    assert TEMPLATE["Transform"] == "AWS::Serverless-2016-10-31"
+    types = {resource["Type"] for resource in RESOURCES.values()}
+    assert not {"AWS::Serverless::Application", "AWS::CloudFormation::Stack"} & types
+    assert not {t for t in types if t.startswith("AWS::IAM::")}
+    assert not any("RoleName" in f["Properties"] for f in _functions().values())

@@ -13,7 +13,7 @@ from coupons.errors import CouponError, ErrorCode, FieldError
 from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
 from coupons.idempotency import IdempotencyKey, Replayed, checked_key
 from coupons.messages import http_status, message, pick_language
-from coupons.observability import logger
+from coupons.observability import count, logger
 from coupons.store.client import client
 
 if TYPE_CHECKING:
@@ -218,6 +218,10 @@ def endpoint(operation: Callable[[Request], object], *, authenticated: bool = Tr
             result = operation(request)
         except CouponError as error:
             logger.info("refused", extra={"code": int(error.code), "account": request.account})
+            if error.code == ErrorCode.THROTTLED:
+                # The StorageBusy alarm of template.yaml reads this count (name, namespace and
+                # the one dimension, service, must match it).
+                count("StorageBusy")
             return error_response(error, request)
         except Exception:
             logger.exception("unhandled error", extra={"account": request.account})

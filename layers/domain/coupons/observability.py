@@ -10,6 +10,7 @@ import logging
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger()
 
@@ -21,7 +22,13 @@ for _name in SDK_LOGGERS:
 def count(name: str, value: int = 1, **dimensions: str) -> None:
     """Add `value` to a metric (namespace from POWERTOOLS_METRICS_NAMESPACE), as its own EMF line
     written now: no metric state is shared between requests, or between the threads of the
-    local gateway."""
+    local gateway.
+
+    Nothing is written when POWERTOOLS_METRICS_DISABLED is true (or POWERTOOLS_DEV is, without
+    it), as Powertools' Metrics would do: its single_metric prints the line whatever they say.
+    Read on every call, like Powertools does, so a test or `make bench` may turn it on or off."""
+    if is_metrics_disabled():
+        return
     with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
