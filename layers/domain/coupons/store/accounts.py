@@ -1,13 +1,13 @@
 """Accounts (with the secret that signs their cursors) and their API keys (stored only as
 SHA-256 hashes)."""
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from coupons import settings
 from coupons.records import AccountRecord, ApiKeyRecord
-from coupons.store.client import Cancelled, ConditionFailed, request, transact
+from coupons.store.client import Cancelled, ConditionFailed, get_many, request, transact
 from coupons.store.items import AttributeMap, Item, from_item, key, to_item, values
 from coupons.store.keys import account_pk, api_key_pk
 
@@ -28,6 +28,7 @@ API_KEY_SK = "KEY"
 # The admin's list of keys: one partition, an item per key (SK <keyId>#<hash>), so that
 # list-keys and revoke-key are Queries, never a scan of the table.
 API_KEY_LIST_PK = "KEYS"
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem
 
 
 def _api_key(item: Item | None) -> ApiKeyRecord | None:
@@ -66,6 +67,17 @@ def get_account(account: str, *, consistent: bool = True) -> AccountRecord | Non
     )
     item = from_item(response.get("Item"))
     return None if item is None else cast(AccountRecord, item)
+
+
+def get_accounts(accounts: Sequence[str]) -> list[AccountRecord]:
+    """Admin only: the accounts of these ids that exist (BatchGetItems, strongly consistent; no
+    order). The records carry the cursor key: it must not be shown."""
+    keys = [key(account_pk(account), ACCOUNT_SK) for account in dict.fromkeys(accounts)]
+    return [
+        cast(AccountRecord, _without_keys(item))
+        for start in range(0, len(keys), BATCH_GET_LIMIT)
+        for item in get_many(keys[start : start + BATCH_GET_LIMIT], consistent=True)
+    ]
 
 
 def add_cursor_key(account: str, cursor_key: str) -> bool:
@@ -153,6 +165,33 @@ def revoke_api_key(key_hash: str, key_id: str) -> bool:
     except Cancelled:
         return False
     return True
+
+
+def assign_api_key(key_hash: str, key_id: str, account: str) -> bool:
+    """Make an existing, listed key an active key of `account` (whichever account had it,
+    revoked or not), in the key and in the key list, in one transaction; False if either item
+    is missing (add_to_key_list lists a key made before the key list)."""
+    table = settings.current().table_name
+    try:
+        transact(
+            [
+                {"Update": _assigned(table, key(api_key_pk(key_hash), API_KEY_SK), account)},
+                {"Update": _assigned(table, key(API_KEY_LIST_PK, f"{key_id}#{key_hash}"), account)},
+            ]
+        )
+    except Cancelled:
+        return False
+    return True
+
+
+def _assigned(table: str, item_key: AttributeMap, account: str) -> "UpdateTypeDef":
+    return {
+        "TableName": table,
+        "Key": item_key,
+        "UpdateExpression": "SET account = :account, revoked = :no",
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": values(account=account, no=False),
+    }
 
 
 def _revoked(table: str, item_key: AttributeMap) -> "UpdateTypeDef":
