@@ -3,13 +3,16 @@ function's handler with a real HTTP API v2 event, and fresh per-container state 
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from devstack import samples
 from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.samples import coupon_fields
 from devstack.template import Route, function_environment, routes
@@ -206,3 +209,93 @@ def stored_redemptions(api: Api, cpn_no: str) -> tuple[list[dict[str, Any]], lis
     moved = [item for item in items if str(item["SK"]).startswith(REDEMPTION_PREFIX)]
     coupon = next((item for item in items if item["SK"] == COUPON_SK), {})
     return [dict(record) for record in inline_records(coupon)], moved
+
+
+# --- dates as the functions see them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day named from the functions' today, for values fixed before the test runs (at import,
+    in parametrize): Dates.ymd and Dates.fill make it a YYYY-MM-DD when the test runs. Its repr
+    is its name, never a date, so the ids of the tests that take one are the same every day."""
+
+    name: str
+    of: Callable[[date], date]  # the day, given today
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+TODAY = Day("today", lambda today: today)
+TOMORROW = Day("tomorrow", lambda today: today + timedelta(days=1))
+YESTERDAY = Day("yesterday", lambda today: today - timedelta(days=1))
+NEXT_YEAR_END = Day("December 31 of next year", lambda today: date(today.year + 1, 12, 31))
+# The first day past the latest end a coupon may have (rules.latest_end_date).
+AFTER_NEXT_YEAR = Day("January 1 of the year after next", lambda today: date(today.year + 2, 1, 1))
+
+# Longer than any test runs: those that take dates run for ~7 s at most (the rule matrices on
+# DynamoDB Local), the slowest of all for ~14 s.
+WHOLE_DAY_MARGIN_S = 60.0
+
+
+def keep_to_one_day(
+    margin_s: float = WHOLE_DAY_MARGIN_S, sleep: Callable[[float], object] = time.sleep
+) -> None:
+    """Return when the functions' clock is at least `margin_s` from its next midnight (in the
+    deployment's time zone, TIME_ZONE), sleeping past that midnight if it is closer: a test that
+    starts then ends on the day it started on. The clock itself is not moved: powertools'
+    idempotency utility dates its records by the wall clock, and the store compares them with
+    coupons.clock, so the two must agree."""
+    from coupons import clock
+
+    now = clock.now()
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    left = midnight.timestamp() - now.timestamp()
+    if left < margin_s:
+        sleep(left + 0.01)
+
+
+class Dates:
+    """The dates a test gives the functions, from the clock they read (coupons.clock, through
+    whatever the test put on it) when the test asks: never from the wall clock or at import."""
+
+    def today(self) -> date:
+        from coupons import clock
+
+        return clock.today()
+
+    def ymd(self, day: Day = TODAY) -> str:
+        """The YYYY-MM-DD of `day`."""
+        return day.of(self.today()).isoformat()
+
+    def fill(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """`fields` with each Day value as its YYYY-MM-DD."""
+        return {k: self.ymd(v) if isinstance(v, Day) else v for k, v in fields.items()}
+
+
+@pytest.fixture
+def dates() -> Dates:
+    """Dates for a test that compares them with the functions' today: the test starts a minute
+    or more before midnight (waiting for the new day otherwise), so the handlers' today is the
+    same from its first line to its last, even in a run that crosses midnight."""
+    keep_to_one_day()
+    return Dates()
+
+
+class _ClockDate(date):
+    """`date` for devstack.samples: its today() is the functions' (coupon_fields' strtYmd)."""
+
+    @classmethod
+    def today(cls) -> "_ClockDate":
+        from coupons import clock
+
+        return cls.fromordinal(clock.today().toordinal())
+
+
+@pytest.fixture(autouse=True)
+def _coupon_fields_on_the_functions_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """coupon_fields() (devstack/samples.py) starts its coupons on today by date.today(), the
+    machine's local day: in a test, the functions' today instead (coupons.clock, TIME_ZONE),
+    so the sample coupon has started for them however the machine's time zone is set."""
+    monkeypatch.setattr(samples, "date", _ClockDate)

@@ -2,22 +2,21 @@
 rules.refusal refuses, and with the same code, for every combination of coupon and request."""
 
 import itertools
-from datetime import date, timedelta
 
 import pytest
 
 from coupons import rules
-from tests.conftest import Api
+from tests.conftest import NEXT_YEAR_END, TODAY, TOMORROW, Api, Dates
 
 pytestmark = pytest.mark.integration
 
-TODAY = date.today()
+# The start days are Day values, dated by Dates.fill when the test runs.
 COUPONS = [
     {"useLimit": limit, "userId": user, "onsitePwd": pwd, "strtYmd": start}
     for (limit, user), pwd, start in itertools.product(
         [(0, ""), (0, "u"), (1, ""), (1, "u"), (3, "u")],
         ["", "pw"],
-        [TODAY.isoformat(), (TODAY + timedelta(days=1)).isoformat()],
+        [TODAY, TOMORROW],
     )
 ]
 REQUESTS = [
@@ -27,7 +26,7 @@ REQUESTS = [
 
 
 @pytest.mark.parametrize("used", [False, True])
-def test_engine_and_rules_agree(coupon_table: str, used: bool) -> None:
+def test_engine_and_rules_agree(coupon_table: str, dates: Dates, used: bool) -> None:
     from coupons import accounts
 
     disagreements = []
@@ -35,21 +34,22 @@ def test_engine_and_rules_agree(coupon_table: str, used: bool) -> None:
         # An account per case: the matrix's wrong passwords would lock the account's shared
         # counters, which rules.refusal (one coupon's rules) does not know about.
         api = Api(accounts.create_account("matrix")[1])  # in-process, on DynamoDB Local
-        code = api.create(**coupon_fields).result
+        fields = dates.fill(coupon_fields)
+        code = api.create(**fields).result
         use_count = 0
-        if used and coupon_fields["strtYmd"] == TODAY.isoformat():  # a started coupon, used once
-            owner = {"userId": coupon_fields["userId"], "onsitePwd": coupon_fields["onsitePwd"]}
+        if used and coupon_fields["strtYmd"] == TODAY:  # a started coupon, used once
+            owner = {"userId": fields["userId"], "onsitePwd": fields["onsitePwd"]}
             assert api.redeem(code, **owner).code == 0
             use_count = 1
-        stored = {**coupon_fields, "endYmd": f"{TODAY.year + 1}-12-31", "useCnt": use_count}
+        stored = {**fields, "endYmd": dates.ymd(NEXT_YEAR_END), "useCnt": use_count}
         expected = rules.refusal(
             stored,
-            TODAY,
+            dates.today(),
             user_id=request["userId"],
             onsite_pwd=request["onsitePwd"],
             redeeming=True,
         )
         got = api.redeem(code, **request).code
         if got != (expected or 0):
-            disagreements.append((coupon_fields, request, got, expected))
+            disagreements.append((fields, request, got, expected))
     assert disagreements == []

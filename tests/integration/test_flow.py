@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +10,9 @@ import pytest
 
 from coupons import containers
 from coupons.store.client import every_client
-from tests.conftest import TABLE_NAME, Api
+from tests.conftest import TABLE_NAME, TOMORROW, YESTERDAY, Api, Dates
 
 pytestmark = pytest.mark.integration
-
-TODAY = date.today()
 
 
 def test_create_validate_redeem_update_delete(api: Api) -> None:
@@ -37,9 +34,9 @@ def test_create_validate_redeem_update_delete(api: Api) -> None:
     assert api.validate(code).result["useCnt"] == 0
 
 
-def test_every_refusal_over_http(api: Api, other_api: Api) -> None:
-    tomorrow = (TODAY + timedelta(days=1)).isoformat()
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
+def test_every_refusal_over_http(api: Api, other_api: Api, dates: Dates) -> None:
+    # The gateway runs the handlers on a thread of this process: on the same coupons.clock.
+    tomorrow, yesterday = dates.ymd(TOMORROW), dates.ymd(YESTERDAY)
     cases: list[tuple[dict[str, Any], dict[str, Any], int, int]] = [
         ({"strtYmd": tomorrow}, {}, 422, 4220),
         ({"strtYmd": yesterday, "endYmd": yesterday}, {}, 422, 4221),
@@ -103,8 +100,9 @@ def test_coupon_admin_console_script(coupon_table: str) -> None:
     account, key = created[0].removeprefix("account: "), created[-1]
     assert account.startswith("acct_") and len(key) >= 43
     second = run("create-key", account).strip().splitlines()[-1]
-    listing = run("list-keys", account)
+    listing = run("list-keys", account, "--no-header")
     assert listing.count(account) == 2 and key not in listing and second not in listing
+    assert run("list-keys", account).startswith("KEY ID")  # a header, for people
     key_id = listing.split()[0]
     assert run("revoke-key", key_id).strip() == f"revoked {key_id}"
     assert "revoked" in run("list-keys", account)

@@ -3,7 +3,6 @@ passwords are each counted once, the 5th locks, and the lock holds (DESIGN 2.5).
 
 import itertools
 from collections import Counter
-from datetime import date
 from functools import partial
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from coupons import accounts, clock, rules, settings
 from coupons.store.client import client
 from coupons.store.keys import coupon_key
-from tests.conftest import Api, Response, account_of
+from tests.conftest import Api, Dates, Response, account_of
 from tests.integration.conftest import in_parallel, redemption_records, stored_coupon
 from tests.integration.test_condition_matches_rules import COUPONS, REQUESTS
 
@@ -99,11 +98,13 @@ def test_a_lock_on_one_coupon_leaves_its_neighbours_alone(api: Api) -> None:
 
 
 @pytest.mark.parametrize("lock_ends_in_ms", [10 * 60_000, -1])
-def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_in_ms: int) -> None:
+def test_engine_and_rules_agree_on_locked_coupons(
+    coupon_table: str, dates: Dates, lock_ends_in_ms: int
+) -> None:
     """The redeem condition refuses exactly what rules.refusal refuses, with the same code,
     for every coupon of the rules matrix carrying a lock (running, or just ended) and recent
     failures, and every request (the lock placed right before the password)."""
-    today = date.today()
+    today = dates.today()
     disagreements = []
     seen: set[int] = set()
     for coupon_fields, request in itertools.product(COUPONS, REQUESTS):
@@ -111,7 +112,8 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
         # counters, which rules.refusal (one coupon's rules) does not know about.
         api = Api(accounts.create_account("lock matrix")[1])  # in-process, on DynamoDB Local
         account = account_of(api)
-        code = api.create(**coupon_fields).result
+        fields = dates.fill(coupon_fields)
+        code = api.create(**fields).result
         now = clock.now_ms()
         client().update_item(
             TableName=settings.current().table_name,
@@ -137,7 +139,7 @@ def test_engine_and_rules_agree_on_locked_coupons(coupon_table: str, lock_ends_i
         )
         seen.add(answer.code)
         if answer.code != (expected or 0):
-            disagreements.append((coupon_fields, request, answer.code, expected))
+            disagreements.append((fields, request, answer.code, expected))
         if answer.code == 4290:
             assert 0 < _retry_after(answer) <= 10 * 60
     assert disagreements == []

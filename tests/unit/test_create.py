@@ -1,15 +1,12 @@
 """POST /create: every field rule of DESIGN 2.3, code handling, and the envelope."""
 
-from datetime import date
 from typing import Any
 
 import pytest
 
 from coupons import rules
 from devstack.samples import coupon_fields
-from tests.conftest import Api
-
-NEXT_YEAR_END = date(date.today().year + 1, 12, 31).isoformat()
+from tests.conftest import AFTER_NEXT_YEAR, NEXT_YEAR_END, Api, Dates
 
 
 def test_create_returns_the_code_and_stores_the_coupon(api: Api) -> None:
@@ -59,7 +56,7 @@ def test_defaults_fill_every_optional_field(api: Api) -> None:
         assert coupon[field] == ""
 
 
-def test_seed_page_example_is_accepted(api: Api) -> None:
+def test_seed_page_example_is_accepted(api: Api, dates: Dates) -> None:
     seed = {
         "cpnNo": "",
         "cpnNoDigits": 12,
@@ -69,8 +66,8 @@ def test_seed_page_example_is_accepted(api: Api) -> None:
         "discTypeIdx": 458,
         "disc": 5,
         "discCurrency": "USD",
-        "strtYmd": date.today().isoformat(),
-        "endYmd": NEXT_YEAR_END,
+        "strtYmd": dates.ymd(),
+        "endYmd": dates.ymd(NEXT_YEAR_END),
         "useLimit": 1,
         "grpIdx": 271,
         "tmplIdx": 0,
@@ -114,7 +111,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"strtYmd": "2026-02-30"}, "strtYmd"),
     ({"endYmd": "20261231"}, "endYmd"),
     ({"strtYmd": "2027-06-02", "endYmd": "2027-06-01"}, "endYmd"),
-    ({"endYmd": f"{date.today().year + 2}-01-01"}, "endYmd"),
+    ({"endYmd": AFTER_NEXT_YEAR}, "endYmd"),
     ({"useLimit": 6}, "useLimit"),
     ({"useLimit": -1}, "useLimit"),
     ({"useLimit": 1.5}, "useLimit"),
@@ -147,9 +144,9 @@ INVALID: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("overrides", "field"), INVALID)
 def test_invalid_fields_are_refused_naming_the_field(
-    api: Api, overrides: dict[str, Any], field: str
+    api: Api, dates: Dates, overrides: dict[str, Any], field: str
 ) -> None:
-    body = {**coupon_fields(cpnNo="NOTSTORED1"), **overrides}
+    body = {**coupon_fields(cpnNo="NOTSTORED1"), **dates.fill(overrides)}
     refused = api.call("POST", "/create", body=body)
     assert (refused.status, refused.code, refused.result) == (400, 4001, None)
     assert field in refused.body["message"]

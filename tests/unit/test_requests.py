@@ -1,27 +1,25 @@
 """Requests parsed at the edge, without storage: the bodies (models.py) and the
 query strings (queries.py). Each refusal names the field, as the 4001 answer will."""
 
-from datetime import date
 from typing import Any
 
 import pytest
 
-from coupons import models, queries
+from coupons import clock, models, queries
 from coupons.errors import CouponError, ErrorCode
 from devstack.samples import coupon_fields
-
-TODAY = date.today()  # the sample coupon runs from today
+from tests.conftest import AFTER_NEXT_YEAR, Dates
 
 
 def _refused_fields(model: type[models.Body], data: Any) -> list[str]:
     with pytest.raises(CouponError) as refused:
-        models.parse(model, data, today=TODAY)
+        models.parse(model, data, today=clock.today())  # the day the sample coupon starts
     assert refused.value.code is ErrorCode.INVALID_FIELD
     return [error.field for error in refused.value.errors]
 
 
-def test_a_sample_coupon_parses() -> None:
-    request = models.parse(models.CreateRequest, coupon_fields(), today=TODAY)
+def test_a_sample_coupon_parses(dates: Dates) -> None:
+    request = models.parse(models.CreateRequest, coupon_fields(), today=dates.today())
     assert request.cpnNo == "" and request.cpnNoDigits == 16
 
 
@@ -32,21 +30,23 @@ def test_a_sample_coupon_parses() -> None:
         ({"discTypeIdx": 458, "disc": 5, "discCurrency": ""}, "discCurrency"),
         ({"discTypeIdx": 458, "disc": 5.5, "discCurrency": "KRW"}, "disc"),  # no minor unit
         ({"useLimit": 2, "userId": ""}, "userId"),
-        ({"endYmd": f"{TODAY.year + 2}-01-01"}, "endYmd"),  # after December 31 of next year
+        ({"endYmd": AFTER_NEXT_YEAR}, "endYmd"),  # after December 31 of next year
         ({"strtYmd": "2026-02-30"}, "strtYmd"),
         ({"useLimit": "1"}, "useLimit"),  # strict: no coercion
         ({"nm": "bell\x07"}, "nm"),
     ],
 )
-def test_coupon_terms_name_the_field_they_refuse(fields: dict[str, Any], field: str) -> None:
-    assert _refused_fields(models.CreateRequest, coupon_fields(**fields)) == [field]
+def test_coupon_terms_name_the_field_they_refuse(
+    dates: Dates, fields: dict[str, Any], field: str
+) -> None:
+    assert _refused_fields(models.CreateRequest, coupon_fields(**dates.fill(fields))) == [field]
 
 
-def test_update_edits_are_the_term_fields_sent_and_not_null() -> None:
+def test_update_edits_are_the_term_fields_sent_and_not_null(dates: Dates) -> None:
     request = models.parse(
         models.UpdateRequest,
         {"cpnNo": "ABCD-2345", "memo": "vip", "nm": None, "unknown": 1, "useCnt": 9},
-        today=TODAY,
+        today=dates.today(),
     )
     assert request.cpnNo == "ABCD-2345"
     assert request.edits == {"memo": "vip"}  # null is unchanged; non-terms are ignored

@@ -1,6 +1,5 @@
 """GET /validate and POST|PUT /redeem: the refusal rules, their order, and the counts."""
 
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -8,14 +7,10 @@ import pytest
 from coupons import containers
 from coupons.store import client as store_client
 from coupons.store.keys import coupon_key
-from tests.conftest import TABLE_NAME, Api, account_of
-
-TODAY = date.today()
-YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
-TOMORROW = (TODAY + timedelta(days=1)).isoformat()
+from tests.conftest import TABLE_NAME, TOMORROW, YESTERDAY, Api, Dates, account_of
 
 
-def test_validate_returns_exactly_the_coupon_object(api: Api) -> None:
+def test_validate_returns_exactly_the_coupon_object(api: Api, dates: Dates) -> None:
     code = api.create(cpnNo="SHAPE1234", userId="user08", onsiteYn="Y", onsitePwd="12345").result
     coupon = api.validate(code).result
     assert list(coupon) == [
@@ -29,7 +24,7 @@ def test_validate_returns_exactly_the_coupon_object(api: Api) -> None:
     # it to every key holder and any storefront that forwards the object).
     assert (coupon["onsitePwd"], coupon["onsitePwdSet"]) == ("", True)
     assert all(value is not None for value in coupon.values())
-    assert len(coupon["regYmdt"]) == 19 and coupon["regYmdt"].startswith(TODAY.isoformat()[:4])
+    assert len(coupon["regYmdt"]) == 19 and coupon["regYmdt"].startswith(dates.ymd())
 
 
 def test_validate_never_changes_anything(api: Api) -> None:
@@ -56,9 +51,9 @@ def test_validate_normalizes_the_code(api: Api) -> None:
     ],
 )
 def test_validate_refusals(
-    api: Api, fields: dict[str, Any], query: dict[str, str], code: int
+    api: Api, dates: Dates, fields: dict[str, Any], query: dict[str, str], code: int
 ) -> None:
-    cpn_no = api.create(**fields).result
+    cpn_no = api.create(**dates.fill(fields)).result
     answer = api.validate(cpn_no, **query)
     assert answer.code == code
     assert (answer.result is None) == (code != 0)
@@ -139,15 +134,17 @@ def test_onsite_password(api: Api) -> None:
     assert api.redeem(code, onsitePwd="123456").code == 0
 
 
-def test_dates_refuse_redemption(api: Api) -> None:
-    assert api.redeem(api.create(strtYmd=TOMORROW).result).code == 4220
-    expired = api.create(strtYmd=YESTERDAY, endYmd=YESTERDAY).result
+def test_dates_refuse_redemption(api: Api, dates: Dates) -> None:
+    tomorrow, yesterday = dates.ymd(TOMORROW), dates.ymd(YESTERDAY)
+    assert api.redeem(api.create(strtYmd=tomorrow).result).code == 4220
+    expired = api.create(strtYmd=yesterday, endYmd=yesterday).result
     assert api.redeem(expired).code == 4221
 
 
-def test_refusal_order_when_several_apply(api: Api) -> None:
+def test_refusal_order_when_several_apply(api: Api, dates: Dates) -> None:
+    yesterday = dates.ymd(YESTERDAY)
     code = api.create(
-        strtYmd=YESTERDAY, endYmd=YESTERDAY, useLimit=2, userId="u", onsitePwd="pw"
+        strtYmd=yesterday, endYmd=yesterday, useLimit=2, userId="u", onsitePwd="pw"
     ).result
     assert api.redeem(code).code == 4221  # expired beats user and password
     code = api.create(useLimit=2, userId="u", onsitePwd="pw").result
