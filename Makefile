@@ -32,7 +32,7 @@ help:
 	@echo "make lint         ruff, ruff format --check, mypy --strict"
 	@echo "make bench        cold import, DynamoDB requests, capacity and cost per operation"
 	@echo "make deploy       sam build + sam deploy with samconfig.toml (your AWS credentials)"
-	@echo "make smoke API=<ApiUrl> KEY=<api key>   check a deployed stack with its own coupons"
+	@echo "KEY=<api key> make smoke API=<ApiUrl>   check a deployed stack with its own coupons"
 	@echo "make invoke FN=<function> EVENT=events/<file>.json   one event through a handler, on make dev's store"
 	@echo "make openapi      regenerate openapi.yaml from the code"
 
@@ -103,9 +103,10 @@ deploy: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) deploy $(SAM_ARGS)
 
 # A short black-box check of a deployed stack (or make dev's): its own coupons, deleted after.
+# API and KEY are read from the environment ($$KEY), so that the key is in no command line.
 smoke: $(VENV)/.installed
-	@test -n "$(API)" -a -n "$(KEY)" || { echo "usage: make smoke API=<the stack's ApiUrl> KEY=<an API key>"; exit 2; }
-	SMOKE_KEY="$$KEY" $(BIN)/python -m devstack.smoke --api "$(API)"  # the key via the environment, not argv
+	@test -n "$$API" -a -n "$$KEY" || { echo "usage: KEY=<an API key> make smoke API=<the stack's ApiUrl>"; exit 2; }
+	SMOKE_KEY="$$KEY" $(BIN)/python -m devstack.smoke --api "$$API"
 
 # What sam local invoke does, without Docker: the handler, the template's environment, make dev's store.
 invoke: $(VENV)/.installed
