@@ -41,7 +41,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@echo "Installing the Python dependencies into $(VENV) (pyproject.toml; first run ~1 min)..."
+	@echo "Installing the Python dependencies into $(VENV) (pyproject.toml; first run 1-2 min)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@

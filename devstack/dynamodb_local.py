@@ -263,9 +263,10 @@ class DynamoDBLocal(_LocalEndpoint):
                     return
                 continue
             if time.monotonic() > deadline:
+                hint = f"; see {self.log_path}" if self.log_path else ""
                 raise RuntimeError(
                     f"DynamoDB Local did not answer ListTables on {self.endpoint} within "
-                    f"{self.startup_timeout:.0f} s"
+                    f"{self.startup_timeout:.0f} s{hint}"
                 )
             if time.monotonic() > next_progress:
                 log = f"; its log: {self.log_path}" if self.log_path else ""

@@ -12,8 +12,10 @@ with the event and a Lambda-like context. As with SAM, the response object
 and the START/END/REPORT lines go to stderr.
 
 The events in ``events/`` carry a placeholder API key. Unless ``--key`` (or ``KEY``) names
-the key to send, that placeholder is replaced by the dev account's key (``DEV_API_KEY``, or the
-one ``make dev`` keeps in ``$DEV_DATA_DIR/dev-api-key``); stderr says so in one line.
+the key to send, that placeholder is replaced by the dev account's key: the one ``make dev``
+keeps in ``$DEV_DATA_DIR/dev-api-key`` (its ``DEV_API_KEY`` once it has used it; a
+``DEV_API_KEY`` of this shell is not read, as the running ``make dev`` may never have used
+it); stderr says so in one line.
 
 Exit status: 0 once the handler returned, 1 if it raised or on an error before it ran.
 """
@@ -33,6 +35,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from devstack.admin import DEV_DYNAMODB_PORT
+from devstack.serve import (
+    DATA_DIR,
+    KEY_FILE,
+    _env_port,
+    apply_environment,
+    handler_environment,
+    kept_api_key,
+    shown,
+)
 from devstack.template import Route, routes
 
 DYNAMODB_HOST = "127.0.0.1"  # where make dev's store listens (devstack.dynamodb_local)
@@ -107,24 +118,11 @@ def check_store(port: int) -> str:
 
 
 def dev_key(data_dir: Path) -> tuple[str, str] | None:
-    """The dev account's key as ``make dev`` chose it, and where it came from (never creates
-    one, unlike serve.dev_api_key)."""
-    key = os.environ.get("DEV_API_KEY", "").strip()
-    if key:
-        return key, "DEV_API_KEY"
-    path = data_dir / "dev-api-key"
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return (key, _shown(path)) if key else None
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """The dev account's key, the one ``make dev`` keeps in ``data_dir`` (it writes
+    ``DEV_API_KEY`` there when it uses it), and where it came from; None before the first
+    ``make dev``."""
+    key = kept_api_key(data_dir)
+    return (key, shown(data_dir / KEY_FILE)) if key else None
 
 
 def set_key(event: dict[str, Any], explicit: str | None, data_dir: Path) -> str | None:
@@ -144,8 +142,8 @@ def set_key(event: dict[str, Any], explicit: str | None, data_dir: Path) -> str 
     found = dev_key(data_dir)
     if found is None:
         return (
-            f"Authorization: kept the event's placeholder key (no {_shown(data_dir)}/dev-api-key "
-            "and no DEV_API_KEY: run `make dev` once, or pass --key)"
+            f"Authorization: kept the event's placeholder key (no {shown(data_dir / KEY_FILE)}: "
+            "run `make dev` once, or pass --key)"
         )
     key, source = found
     headers[name] = f"APIKey {key}"
@@ -177,8 +175,6 @@ def _max_memory_mb() -> int:
 
 def invoke(route: Route, event: dict[str, Any], endpoint: str) -> tuple[Any, bool]:
     """Run the handler once; ``(response, raised)``. Lambda's log lines go to stderr."""
-    from devstack.serve import apply_environment, handler_environment
-
     apply_environment(handler_environment(endpoint))
     os.environ.update(
         {
@@ -250,8 +246,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from devstack.serve import DATA_DIR, _env_port
-
     explicit = args.key if args.key is not None else os.environ.get("KEY") or None
     try:
         route = find_function(args.function)

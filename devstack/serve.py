@@ -8,7 +8,8 @@ Environment:
 - ``DEV_API_KEY``: the dev account's API key. The dev account is one account (the one owning
   the key kept in ``.devdata/dev-api-key``, generated on the first run); a ``DEV_API_KEY`` that
   differs from that key replaces it (the old key is revoked, the account and its coupons stay)
-  and is kept in the file from then on.
+  and is kept in the file from then on. A key of another account, or a revoked one, is
+  refused (``dev_account``).
 - ``DEV_DATA_DIR`` (default ``.devdata``): where the data, the key and the logs are kept (the
   tests run a whole dev stack in a folder of their own). One dev stack per folder (a lock).
 - ``DEV_DYNAMODB``: ``local`` (DynamoDB Local; the default when java and the npm package are
@@ -22,7 +23,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import shlex
 import signal
 import sys
@@ -42,7 +42,7 @@ if str(REPO_ROOT / "layers" / "domain") not in sys.path:  # the layer, as Lambda
 from devstack.admin import DEV_DYNAMODB_PORT, DEV_TABLE
 
 if TYPE_CHECKING:
-    from coupons.accounts import KeptKey
+    from coupons.records import ApiKeyRecord
     from devstack.dynamodb_local import LocalDynamoDB
 
 TABLE_NAME = DEV_TABLE
@@ -125,37 +125,86 @@ def keep_api_key(key: str, data_dir: Path | None = None) -> None:
     path.chmod(0o600)
 
 
-def dev_api_key(data_dir: Path | None = None) -> str:
-    """``DEV_API_KEY`` if set, else the key kept in ``.devdata/dev-api-key`` (created once)."""
-    key = wanted_api_key() or kept_api_key(data_dir)
-    if key:
-        return key
-    key = secrets.token_urlsafe(32)
-    keep_api_key(key, data_dir)
-    return key
+@dataclass(frozen=True)
+class DevAccount:
+    """The dev account, the key make dev uses with it, and what changed to get there."""
+
+    account: str
+    api_key: str
+    replaced: bool = False  # DEV_API_KEY replaced the kept key, which is revoked now
+    renewed: bool = False  # the kept key had been revoked: the account got a new one
 
 
-def ensure_dev_account(data_dir: Path | None = None) -> KeptKey:
-    """The dev account and its key (coupons.accounts.keep_account_key): the account owning the
-    kept key, whose key ``DEV_API_KEY`` replaces if it differs. The key in use is kept in
-    ``.devdata/dev-api-key``."""
-    from coupons import accounts  # after the environment is set
+_REVOKED = "DEV_API_KEY is a revoked key; unset DEV_API_KEY or choose another key"
 
-    kept = kept_api_key(data_dir)
-    wanted = wanted_api_key()
-    try:
-        dev = accounts.keep_account_key(DEV_ACCOUNT, kept, wanted)
-    except accounts.KeyOfAnotherAccount as err:
+
+def dev_account(kept: str | None, wanted: str | None) -> DevAccount:
+    """The dev account and its key, from the kept key (``.devdata/dev-api-key``) and
+    ``DEV_API_KEY`` (``wanted``).
+
+    The dev account is the account of the kept key, else a new account named ``dev`` (the
+    first run, or moto's store, which forgets everything on exit). A ``DEV_API_KEY`` that
+    differs from the kept key is added to it and the kept key is revoked: same account, same
+    coupons. A ``DEV_API_KEY`` of another account, or a revoked one, is refused. A kept key
+    that was revoked (``coupon-admin revoke-key``) is replaced by a new key of its account."""
+    from coupons import accounts, auth
+
+    current = accounts.find_key(kept) if kept else None
+    if kept and current is not None:
+        # Dev data from older versions gets what it lacks (a cursor key; the key in the key
+        # list, which revoke_key reads).
+        accounts.ensure_account_with_key(DEV_ACCOUNT, kept)
+    if wanted and wanted != kept:
+        return _replace_key(current, wanted)
+    if current is not None and current["revoked"]:
+        if wanted:
+            raise Refused(_REVOKED)
+        try:
+            return DevAccount(
+                current["account"], accounts.create_key(current["account"]), renewed=True
+            )
+        except accounts.NoSuchAccount:  # a key of an account that is gone: start afresh
+            return DevAccount(*accounts.create_account(DEV_ACCOUNT), renewed=True)
+    key = kept or auth.new_api_key()
+    if current is not None:
+        return DevAccount(current["account"], key)
+    # The first run, or a store that forgot the kept key: a new dev account with it.
+    return DevAccount(accounts.ensure_account_with_key(DEV_ACCOUNT, key), key)
+
+
+def _replace_key(current: ApiKeyRecord | None, wanted: str) -> DevAccount:
+    """``DEV_API_KEY`` (``wanted``) in place of the kept key, whose record is ``current``."""
+    from coupons import accounts, auth
+
+    other = accounts.find_key(wanted)
+    if other is not None and (current is None or other["account"] != current["account"]):
+        name = accounts.account_names([other["account"]]).get(other["account"], "?")
         raise Refused(
-            f"DEV_API_KEY is a key of account {err.account} ({err.name!r}), not of the dev "
+            f"DEV_API_KEY is a key of account {other['account']} ({name!r}), not of the dev "
             "account; unset DEV_API_KEY or choose another key"
-        ) from None
+        )
+    if other is not None and other["revoked"]:
+        raise Refused(_REVOKED)
+    if current is None:  # no dev account yet: a new one, with DEV_API_KEY
+        return DevAccount(accounts.ensure_account_with_key(DEV_ACCOUNT, wanted), wanted)
+    if other is None:
+        accounts.create_key(current["account"], wanted)
+    if not current["revoked"]:
+        accounts.revoke_key(auth.key_id(current["keyHash"]))
+    return DevAccount(current["account"], wanted, replaced=True)
+
+
+def ensure_dev_account(data_dir: Path | None = None) -> DevAccount:
+    """The dev account and its key (`dev_account`); the key in use is kept in
+    ``.devdata/dev-api-key``."""
+    kept = kept_api_key(data_dir)
+    dev = dev_account(kept, wanted_api_key())
     if dev.api_key != kept:
         keep_api_key(dev.api_key, data_dir)
     return dev
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
     """``path`` relative to the working folder when it is inside it (``.devdata/...``)."""
     try:
         return str(path.relative_to(Path.cwd()))
@@ -163,36 +212,18 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def account_notes(dev: KeptKey, data_dir: Path | None = None) -> list[str]:
+def account_notes(dev: DevAccount, data_dir: Path | None = None) -> list[str]:
     """What the banner says about the dev account, when there is more to say than its key."""
-    key_file = _shown((data_dir or DATA_DIR) / KEY_FILE)
+    key_file = shown((data_dir or DATA_DIR) / KEY_FILE)
     notes = []
     if dev.replaced:
         notes.append(
             "DEV_API_KEY replaced the dev account's key; the old one is revoked. Same account, "
             f"same coupons; {key_file} now holds the new key."
         )
-    if dev.taken_from:
-        notes.append(
-            f"DEV_API_KEY was the key of {dev.taken_from}, another account named "
-            f"'{DEV_ACCOUNT}' (an older make dev made one per DEV_API_KEY); it is now the dev "
-            "account's key."
-        )
     if dev.renewed:
         notes.append(
             f"The key in {key_file} was revoked; the dev account got a new one, kept there now."
-        )
-    if len(dev.namesakes) > 1:
-        why = {
-            "current key": f"the one owning the key in {key_file}",
-            "wanted key": "the one owning DEV_API_KEY",
-            "oldest of the name": "the oldest",
-            "new": "new",
-        }[dev.chosen_by]
-        notes.append(
-            f"Note: {len(dev.namesakes)} accounts are named '{DEV_ACCOUNT}' (an older make dev "
-            f"made one per DEV_API_KEY); the dev account is {dev.account}, {why}. The others "
-            "keep their coupons: `coupon-admin list-accounts`, `coupon-admin create-key ACCOUNT`."
         )
     return notes
 
@@ -304,7 +335,7 @@ def lock_data_dir(data_dir: Path, port: int) -> IO[str]:
         holder = lock.read().strip() or "?"
         lock.close()
         raise Refused(
-            f"another make dev already runs on {_shown(data_dir)} ({holder}); stop it (a "
+            f"another make dev already runs on {shown(data_dir)} ({holder}); stop it (a "
             "second one needs its own DEV_DATA_DIR, PORT and DYNAMODB_PORT)"
         ) from None
     lock.seek(0)
@@ -350,7 +381,7 @@ def choose_store(ddb_port: int) -> Store:
             serialize=False,
             description=f"DynamoDB Local, data in {data}",
             starting=(
-                f"starting DynamoDB Local (java) on port {ddb_port}, data in {_shown(data)}; "
+                f"starting DynamoDB Local (java) on port {ddb_port}, data in {shown(data)}; "
                 f"it takes ~{DYNAMODB_LOCAL_START_S} s..."
             ),
         )
@@ -381,7 +412,7 @@ def start_store(store: Store) -> None:
     progress(f"{store.name} ready in {time.monotonic() - started:.1f} s")
 
 
-def banner(base_url: str, store: Store, dev: KeptKey) -> str:
+def banner(base_url: str, store: Store, dev: DevAccount) -> str:
     lines = [
         "",
         f"Coupon API (dev) on {base_url}",

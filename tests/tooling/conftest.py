@@ -5,6 +5,7 @@ DynamoDB Local process that the integration tests start, re-exported here rather
 folder of its own, on free ports: what the walk-through, `make smoke` and `make invoke` tests
 talk to."""
 
+import contextlib
 import os
 import re
 import signal
@@ -56,13 +57,60 @@ class DevStack:
         }
 
 
-def _drain(stream: IO[str], into: list[str]) -> None:
+BANNER_END = "Ctrl-C to stop"
+STOP_S = 30  # make dev gives DynamoDB Local 10 s, then SIGKILL and 5 s more
+
+
+def _read(stream: IO[str], banner: list[str], after: list[str], ready: threading.Event) -> None:
+    """Every line of make dev's output, as it comes: into `banner` up to the banner's last
+    line (then `ready` is set), into `after` from then on. A pipe nobody reads fills up after
+    ~64 KB and would block make dev."""
     with stream:
-        into.extend(stream)
+        for line in stream:
+            (after if ready.is_set() else banner).append(line)
+            if line.startswith(BANNER_END):
+                ready.set()
+
+
+def _gone(pids: list[int], within: float) -> list[int]:
+    """Of `pids`, those still running after waiting up to `within` seconds for them to go."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _kill_leftovers(folder: Path) -> list[int]:
+    """SIGKILL whatever still names `folder` (DynamoDB Local runs in a session of its own: a
+    signal to make dev does not reach it); the pids it found."""
+    leftovers = processes_using(folder)
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _gone(leftovers, 5)
+    return leftovers
+
+
+def _end(process: subprocess.Popen[str], folder: Path, signum: int) -> bool:
+    """`signum` to make dev; if it has not exited within STOP_S, SIGKILL for it and then for
+    anything it left running. True if it exited on `signum` alone."""
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+    try:
+        process.wait(timeout=STOP_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        _kill_leftovers(folder)
+        return False
+    return True
 
 
 def start_dev_stack(folder: Path, **env: str) -> DevStack:
-    """`make dev` in `folder`: returns once the banner is printed (the API answers then)."""
+    """`make dev` in `folder`: returns once the banner is printed (the API answers then), or
+    fails after STARTUP_S with what it printed, leaving nothing running."""
     port, dynamodb_port = free_port(), free_port()
     environment = {
         **os.environ,
@@ -83,53 +131,61 @@ def start_dev_stack(folder: Path, **env: str) -> DevStack:
         text=True,
     )
     assert process.stdout is not None
-    lines: list[str] = []
+    banner: list[str] = []
+    after: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(
+        target=_read, args=(process.stdout, banner, after, ready), daemon=True
+    )
+    reader.start()
     deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Ctrl-C to stop"):
-            rest: list[str] = []
-            reader = threading.Thread(target=_drain, args=(process.stdout, rest), daemon=True)
-            reader.start()
-            return DevStack(process, folder, port, dynamodb_port, "".join(lines), rest, reader)
-    process.kill()
-    raise AssertionError("make dev did not come up:\n" + "".join(lines))
+    # Until the banner, make dev exits (its output ends), or the deadline.
+    while not ready.wait(timeout=0.2) and reader.is_alive() and time.monotonic() < deadline:
+        pass
+    if ready.is_set():
+        return DevStack(process, folder, port, dynamodb_port, "".join(banner), after, reader)
+    why = f"gave no banner within {STARTUP_S} s" if reader.is_alive() else "exited"
+    _end(process, folder, signal.SIGTERM)
+    reader.join(timeout=5)
+    _kill_leftovers(folder)
+    raise AssertionError(
+        f"make dev {why} (status {process.returncode}):\n" + "".join(banner + after)
+    )
 
 
 def stop_dev_stack(stack: DevStack, signum: int = signal.SIGTERM) -> str:
     """SIGTERM, as a process manager stops it (or `signum`: SIGINT is Ctrl-C); returns what it
-    printed after the banner."""
-    stack.process.send_signal(signum)
-    try:
-        stack.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        stack.process.kill()
-        stack.process.wait()
-        stack.reader.join(timeout=5)
-        name = signal.Signals(signum).name
-        raise AssertionError(
-            f"make dev did not stop on {name}:\n" + "".join(stack.after_banner)
-        ) from None
+    printed after the banner. Fails, leaving nothing running, if it did not stop within STOP_S
+    or left a process behind."""
+    stopped = _end(stack.process, stack.folder, signum)
     stack.reader.join(timeout=5)
-    return "".join(stack.after_banner)
+    printed = "".join(stack.after_banner)
+    if not stopped:
+        name = signal.Signals(signum).name
+        raise AssertionError(f"make dev did not stop on {name} within {STOP_S} s:\n" + printed)
+    leftovers = _kill_leftovers(stack.folder)  # make dev waits for DynamoDB Local to exit
+    if leftovers:
+        raise AssertionError(f"make dev exited but left {leftovers} running (killed):\n{printed}")
+    return printed
 
 
 def processes_using(folder: Path) -> list[int]:
-    """The processes whose command line names `folder` (DynamoDB Local's -dbPath, in a dev
-    stack's .devdata)."""
+    """The processes (this one aside) with an argument that is `folder` or a path in it
+    (DynamoDB Local's -dbPath, in a dev stack's .devdata)."""
+    folders = {folder, folder.resolve()}
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        if str(folder) in command:
-            found.append(int(entry.name))
+        for argument in arguments:
+            path = Path(os.fsdecode(argument))
+            if path.is_absolute() and folders & {path, *path.parents}:
+                found.append(int(entry.name))
+                break
     return found
 
 

@@ -359,16 +359,11 @@ def test_response_mapping() -> None:
 # -- serve helpers ------------------------------------------------------------------------------
 
 
-def test_dev_api_key_is_generated_once_and_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("DEV_API_KEY", raising=False)
-    key = serve.dev_api_key(tmp_path)
-    assert len(key) >= 43
-    assert serve.dev_api_key(tmp_path) == key
-    assert stat.S_IMODE((tmp_path / "dev-api-key").stat().st_mode) == 0o600
-    monkeypatch.setenv("DEV_API_KEY", "from-env")
-    assert serve.dev_api_key(tmp_path) == "from-env"
+def test_the_kept_key_is_private(tmp_path: Path) -> None:
+    assert serve.kept_api_key(tmp_path) is None
+    serve.keep_api_key("a-key", tmp_path)
+    assert serve.kept_api_key(tmp_path) == "a-key"
+    assert stat.S_IMODE((tmp_path / serve.KEY_FILE).stat().st_mode) == 0o600
 
 
 def test_handler_environment_points_boto3_at_the_local_endpoint(

@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack import http_client, invoke
+from devstack import http_client, invoke, serve
 from devstack.dynamodb_local import free_port
+from devstack.smoke import coupon_dates
 from devstack.template import REPO_ROOT, routes
 from tests.tooling.conftest import DevStack
 
@@ -73,11 +73,13 @@ def invoke_event(stack: DevStack, function: str, event: str | Path, *args: str) 
     return Invoked(done.returncode, response, done.stderr)
 
 
-def in_the_events_period() -> bool:
-    """The events' coupon runs on fixed dates; make dev's TimeZone is the template's UTC."""
-    terms = json.loads(json.loads((EVENTS / "create.json").read_text())["body"])
-    today = datetime.now(UTC).date().isoformat()
-    return bool(terms["strtYmd"] <= today <= terms["endYmd"])
+def with_body(name: str, folder: Path, **changes: Any) -> Path:
+    """A copy of events/`name` in `folder` whose body has `changes`."""
+    event = json.loads((EVENTS / name).read_text())
+    body = {**json.loads(event["body"]), **changes}
+    path = folder / name
+    path.write_text(json.dumps({**event, "body": json.dumps(body)}))
+    return path
 
 
 @pytest.mark.integration
@@ -89,36 +91,36 @@ def test_every_event_runs_through_its_function_on_the_dev_store(
     assert first.answer in ((200, 0), (404, 4040))
     assert "instead of the event's placeholder" in first.stderr
 
-    created = invoke_event(dev_stack, "CreateFunction", "events/create.json")
+    # The events' coupon runs on fixed dates: created from a copy dated for today (whatever
+    # the year), it can be redeemed, its redeem replayed and cancelled on any day.
+    start, end = coupon_dates()
+    dated = with_body("create.json", tmp_path, strtYmd=start, endYmd=end)
+    created = invoke_event(dev_stack, "CreateFunction", dated)
     assert (*created.answer, created.body["result"]) == (200, 0, CODE)
     assert invoke_event(dev_stack, "create", "events/create.json").answer == (409, 4090)
 
-    live = in_the_events_period()
-    usable = (200, 0) if live else (422, 4221)  # after the events' endYmd: expired
     validated = invoke_event(dev_stack, "ValidateFunction", "events/validate.json")
-    assert validated.answer == usable
+    assert validated.answer == (200, 0)
     assert invoke_event(dev_stack, "update", "events/update.json").answer == (200, 0)
 
     redeemed = invoke_event(dev_stack, "RedeemFunction", "events/redeem.json")
-    assert redeemed.answer == usable
+    assert redeemed.answer == (200, 0)
     history = invoke_event(dev_stack, "redemptions", "events/redemptions.json")
     assert history.answer == (200, 0)
+    assert [item["status"] for item in history.body["result"]["items"]] == ["REDEEMED"]
     listed = invoke_event(dev_stack, "ListFunction", "events/list.json")
     assert CODE in [item["cpnNo"] for item in listed.body["result"]["items"]]
     # Its rdmId is an example: no such redemption.
     example = invoke_event(dev_stack, "RedeemCancelFunction", "events/redeem_cancel.json")
     assert example.answer == (422, 4227)
-    if live:
-        replayed = invoke_event(dev_stack, "redeem", "events/redeem.json")
-        assert replayed.body == redeemed.body
-        assert replayed.response["headers"]["Idempotent-Replayed"] == "true"
-        assert [item["status"] for item in history.body["result"]["items"]] == ["REDEEMED"]
-        # The cancel event with the rdmId the redeem event got, from a file outside events/.
-        event = json.loads((EVENTS / "redeem_cancel.json").read_text())
-        body = {**json.loads(event["body"]), "rdmId": redeemed.body["result"]["rdmId"]}
-        (tmp_path / "cancel.json").write_text(json.dumps({**event, "body": json.dumps(body)}))
-        cancelled = invoke_event(dev_stack, "redeem_cancel", tmp_path / "cancel.json")
-        assert (*cancelled.answer, cancelled.body["result"]["useCnt"]) == (200, 0, 0)
+    replayed = invoke_event(dev_stack, "redeem", "events/redeem.json")
+    assert replayed.body == redeemed.body
+    assert replayed.response["headers"]["Idempotent-Replayed"] == "true"
+    # The cancel event with the rdmId the redeem event got.
+    rdm_id = redeemed.body["result"]["rdmId"]
+    cancel = with_body("redeem_cancel.json", tmp_path, rdmId=rdm_id)
+    cancelled = invoke_event(dev_stack, "redeem_cancel", cancel)
+    assert (*cancelled.answer, cancelled.body["result"]["useCnt"]) == (200, 0, 0)
 
     bulk = invoke_event(dev_stack, "CreateBulkFunction", "events/create_bulk.json")
     assert bulk.answer == (200, 0) and len(bulk.body["result"]) == 3
@@ -232,20 +234,24 @@ def test_every_event_carries_the_placeholder_key_invoke_replaces() -> None:
 
 
 def test_key_replacement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DEV_API_KEY", raising=False)
+    # A DEV_API_KEY in this shell is not the dev key: the running make dev may never have used
+    # it (it writes the one it uses to the key file).
+    monkeypatch.setenv("DEV_API_KEY", "not-this-one")
     placeholder = {"headers": {"authorization": f"APIKey {invoke.PLACEHOLDER_KEY}"}}
     own = {"headers": {"Authorization": "APIKey mine"}}
+    key_file = tmp_path / serve.KEY_FILE
 
     event = json.loads(json.dumps(placeholder))
-    assert "no " in (invoke.set_key(event, None, tmp_path) or "")  # no dev key yet: kept
+    assert invoke.set_key(event, None, tmp_path) == (  # no make dev yet: kept
+        f"Authorization: kept the event's placeholder key (no {key_file}: run `make dev` once, "
+        "or pass --key)"
+    )
     assert event == placeholder
-    (tmp_path / "dev-api-key").write_text("devkey\n")
-    assert "dev account's key" in (invoke.set_key(event, None, tmp_path) or "")
+    serve.keep_api_key("devkey", tmp_path)
+    assert invoke.set_key(event, None, tmp_path) == (
+        f"Authorization: the dev account's key from {key_file} instead of the event's placeholder"
+    )
     assert event["headers"] == {"authorization": "APIKey devkey"}
-    monkeypatch.setenv("DEV_API_KEY", "fromenv")
-    event = json.loads(json.dumps(placeholder))
-    assert "from DEV_API_KEY" in (invoke.set_key(event, None, tmp_path) or "")
-    assert event["headers"] == {"authorization": "APIKey fromenv"}
 
     event = json.loads(json.dumps(own))  # a key of the event's own is kept
     assert invoke.set_key(event, None, tmp_path) is None

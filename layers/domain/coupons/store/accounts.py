@@ -167,33 +167,6 @@ def revoke_api_key(key_hash: str, key_id: str) -> bool:
     return True
 
 
-def assign_api_key(key_hash: str, key_id: str, account: str) -> bool:
-    """Make an existing, listed key an active key of `account` (whichever account had it,
-    revoked or not), in the key and in the key list, in one transaction; False if either item
-    is missing (add_to_key_list lists a key made before the key list)."""
-    table = settings.current().table_name
-    try:
-        transact(
-            [
-                {"Update": _assigned(table, key(api_key_pk(key_hash), API_KEY_SK), account)},
-                {"Update": _assigned(table, key(API_KEY_LIST_PK, f"{key_id}#{key_hash}"), account)},
-            ]
-        )
-    except Cancelled:
-        return False
-    return True
-
-
-def _assigned(table: str, item_key: AttributeMap, account: str) -> "UpdateTypeDef":
-    return {
-        "TableName": table,
-        "Key": item_key,
-        "UpdateExpression": "SET account = :account, revoked = :no",
-        "ConditionExpression": "attribute_exists(PK)",
-        "ExpressionAttributeValues": values(account=account, no=False),
-    }
-
-
 def _revoked(table: str, item_key: AttributeMap) -> "UpdateTypeDef":
     return {
         "TableName": table,
