@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -71,3 +72,16 @@ class RequestLog(list[str]):
 
         containers.reset()
         self.attach()
+
+
+class ThrottledClient:
+    """The store's client, as DynamoDB answers when it throttles every read past the retries."""
+
+    def __init__(self, **_: Any) -> None:  # store_client.client(resend=...)
+        pass
+
+    def get_item(self, **kwargs: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "GetItem",
+        )

@@ -10,6 +10,7 @@ from coupons.store import client as store_client
 from coupons.store import coupons as coupon_items
 from devstack.samples import coupon_fields
 from tests.conftest import Api
+from tests.unit.conftest import ThrottledClient
 
 
 @pytest.mark.parametrize(
@@ -100,20 +101,8 @@ def test_unexpected_errors_are_500_with_only_the_request_id(
 
 
 def test_throttling_is_503_with_retry_after(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ClientError
-
-    class Throttled:
-        def __init__(self, **_: Any) -> None:  # store_client.client(resend=...)
-            pass
-
-        def get_item(self, **kwargs: Any) -> None:
-            raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
-                "GetItem",
-            )
-
     api.validate("ABCDEFGH")  # authenticate while storage still answers
-    monkeypatch.setattr(store_client, "client", Throttled)
+    monkeypatch.setattr(store_client, "client", ThrottledClient)
     answer = api.validate("ABCDEFGH")
     assert (answer.status, answer.code) == (503, 5030)
     assert answer.headers["Retry-After"] == "1"

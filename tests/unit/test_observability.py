@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from coupons.observability import count, logger
 from coupons.store import client as store_client
 from devstack.template import function_environment, load_template
 from tests.conftest import TABLE_NAME, Api
+from tests.unit.conftest import ThrottledClient
 
 
 @pytest.fixture
@@ -103,19 +103,6 @@ def test_count_honours_powertools_metrics_disabled(
         assert output == ""
 
 
-class _ThrottledClient:
-    """The store's client, as DynamoDB answers when it throttles every read past the retries."""
-
-    def __init__(self, **_: Any) -> None:  # store_client.client(resend=...)
-        pass
-
-    def get_item(self, **kwargs: Any) -> None:
-        raise ClientError(
-            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
-            "GetItem",
-        )
-
-
 def test_storage_busy_is_counted_as_the_template_alarm_reads_it(
     api: Api, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -132,7 +119,7 @@ def test_storage_busy_is_counted_as_the_template_alarm_reads_it(
     api.validate("NOSUCHCODE42")  # authenticated while storage still answers: 404, not counted
     assert not [line for line in _emf(capfd.readouterr().out) if "StorageBusy" in line]
 
-    monkeypatch.setattr(store_client, "client", _ThrottledClient)
+    monkeypatch.setattr(store_client, "client", ThrottledClient)
     assert (api.validate("NOSUCHCODE42").status, api.validate("ABCDEFGH").code) == (503, 5030)
     busy = [line for line in _emf(capfd.readouterr().out) if "StorageBusy" in _metric_names(line)]
     assert len(busy) == 2  # one per refused request
