@@ -12,7 +12,7 @@ import hmac
 import json
 
 from coupons import containers
-from coupons.errors import CouponError, invalid_field
+from coupons.errors import CouponError, Reason, invalid_field
 from coupons.store import accounts
 
 MAX_CURSOR_LENGTH = 1024
@@ -75,4 +75,4 @@ def _unb64(text: str) -> bytes:
 
 
 def _invalid() -> CouponError:
-    return invalid_field("cursor", "is not a cursor this list returned")
+    return invalid_field("cursor", Reason.NOT_A_CURSOR)

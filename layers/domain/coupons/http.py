@@ -9,10 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from coupons import clock, limits, settings
 from coupons.auth import authenticate
-from coupons.errors import CouponError, ErrorCode, FieldError
+from coupons.errors import CouponError, ErrorCode, FieldError, Reason
 from coupons.idempotency import HEADER as IDEMPOTENCY_HEADER
 from coupons.idempotency import IdempotencyKey, Replayed, checked_key
-from coupons.messages import http_status, message, pick_language
+from coupons.messages import field_message, http_status, message, pick_language
 from coupons.observability import count, logger
 from coupons.store.client import client
 
@@ -71,8 +71,9 @@ class Request:
         if _over_header_limits(self.headers, self.event.get("cookies") or []):
             raise _too_large(
                 "headers",
-                f"at most {MAX_HEADER_VALUE_BYTES // 1024} KB per header"
-                f" and {MAX_HEADERS_BYTES // 1024} KB in all",
+                Reason.HEADERS_TOO_LARGE,
+                per_header=MAX_HEADER_VALUE_BYTES // 1024,
+                total=MAX_HEADERS_BYTES // 1024,
             )
         query = self.event.get("rawQueryString")
         if query is None:  # an event built by hand: measure what API Gateway would have parsed
@@ -84,7 +85,9 @@ class Request:
         ):
             raise _too_large(
                 "query",
-                f"at most {MAX_QUERY_BYTES // 1024} KB and {MAX_QUERY_PARAMS} parameters",
+                Reason.QUERY_TOO_LARGE,
+                size=MAX_QUERY_BYTES // 1024,
+                count=MAX_QUERY_PARAMS,
             )
 
     def header(self, name: str) -> str | None:
@@ -154,8 +157,8 @@ def _over_header_limits(headers: Mapping[str, object], cookies: Sequence[object]
     return False
 
 
-def _too_large(part: str, limit: str) -> CouponError:
-    return CouponError(ErrorCode.MALFORMED_REQUEST, errors=[FieldError(part, limit)])
+def _too_large(part: str, limit: Reason, **params: object) -> CouponError:
+    return CouponError(ErrorCode.MALFORMED_REQUEST, errors=[FieldError(part, limit, params)])
 
 
 def _reject_constant(name: str) -> Any:
@@ -182,7 +185,9 @@ def error_response(error: CouponError, request: Request) -> Answer:
         "result": None,
     }
     if error.errors:
-        body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
+        body["errors"] = [
+            {"field": e.field, "message": field_message(e, request.language)} for e in error.errors
+        ]
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return respond(http_status(error.code), body, headers)
 

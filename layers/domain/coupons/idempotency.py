@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coupons import clock
-from coupons.errors import CouponError, ErrorCode, invalid_field
+from coupons.errors import CouponError, ErrorCode, Reason, invalid_field
 from coupons.records import IdempotencyRecord
 from coupons.store.idempotency import Guard, KeyInUse
 from coupons.store.keys import idempotency_pk
@@ -48,7 +48,7 @@ def checked_key(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not KEY_SHAPE.fullmatch(raw):  # not match: "$" would accept a trailing newline
-        raise invalid_field(HEADER, "must be 1 to 255 printable ASCII characters")
+        raise invalid_field(HEADER, Reason.NOT_AN_IDEMPOTENCY_KEY)
     return raw
 
 

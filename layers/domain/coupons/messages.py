@@ -1,6 +1,9 @@
-"""The one table of error codes: HTTP status and the message in every supported language."""
+"""The one table of error codes: HTTP status and the message in every supported language;
+and its companion, the one table of field errors' reasons (`errors[].message`)."""
 
-from coupons.errors import ErrorCode
+from collections.abc import Mapping
+
+from coupons.errors import ErrorCode, FieldError, Reason
 
 SUPPORTED_LANGUAGES = ("en", "ko")
 DEFAULT_LANGUAGE = "en"
@@ -90,6 +93,106 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
 }
 
 
+# reason: (English, Korean); `{name}` is a parameter the raiser gives (errors.Reason). The
+# English text follows the field's name ("cpnNo: is required"); the Korean is a sentence.
+REASONS: dict[Reason, tuple[str, str]] = {
+    Reason.REQUIRED: ("is required", "필수 항목입니다."),
+    Reason.NOT_A_JSON_OBJECT: ("must be a JSON object", "JSON 객체여야 합니다."),
+    Reason.NOT_A_STRING: ("must be a string", "문자열이어야 합니다."),
+    Reason.NOT_A_NUMBER: ("must be a number", "숫자여야 합니다."),
+    Reason.NOT_AN_INTEGER: ("must be an integer", "정수여야 합니다."),
+    Reason.NOT_FINITE: ("must be a finite number", "유한한 숫자여야 합니다."),
+    Reason.NOT_ONE_OF: ("must be one of {choices}", "{choices} 중 하나여야 합니다."),
+    Reason.EMPTY: ("must not be empty", "비어 있을 수 없습니다."),
+    Reason.TOO_SHORT: ("must be at least {min} characters", "{min}자 이상이어야 합니다."),
+    Reason.TOO_LONG: ("must be at most {max} characters", "{max}자 이하여야 합니다."),
+    Reason.NOT_PRINTABLE: (
+        "must be printable text (no control characters)",
+        "제어 문자가 없는 텍스트여야 합니다.",
+    ),
+    Reason.OUT_OF_RANGE: ("must be from {low} to {high}", "{low} 이상 {high} 이하여야 합니다."),
+    Reason.TOO_SMALL: ("must be at least {low}", "{low} 이상이어야 합니다."),
+    Reason.TOO_LARGE: ("must be at most {high}", "{high} 이하여야 합니다."),
+    Reason.NOT_A_DATE: ("must be a date, YYYY-MM-DD", "YYYY-MM-DD 형식의 날짜여야 합니다."),
+    Reason.NOT_A_REAL_DATE: (
+        "must be a real calendar date, YYYY-MM-DD",
+        "실제로 있는 날짜(YYYY-MM-DD)여야 합니다.",
+    ),
+    Reason.NOT_A_COLOR: (
+        "must be a hex color: #RGB, #RRGGBB or #RRGGBBAA",
+        "#RGB, #RRGGBB 또는 #RRGGBBAA 형식의 16진수 색상이어야 합니다.",
+    ),
+    Reason.NOT_AN_HTTPS_URL: ("must be an https:// URL", "https:// URL이어야 합니다."),
+    Reason.NOT_AN_HTTP_URL: (
+        "must be an http:// or https:// URL",
+        "http:// 또는 https:// URL이어야 합니다.",
+    ),
+    Reason.NOT_AN_EMAIL: ("must be an email address", "이메일 주소여야 합니다."),
+    Reason.NOT_A_REDEMPTION_ID: (
+        "must be an rdmId returned by redeem",
+        "쿠폰 사용(redeem) 응답으로 받은 rdmId여야 합니다.",
+    ),
+    Reason.PERCENT_OUT_OF_RANGE: (
+        "must be between 1 and 100 for a percent coupon (457)",
+        "정률 쿠폰(457)은 1에서 100 사이여야 합니다.",
+    ),
+    Reason.CURRENCY_REQUIRED: (
+        "is required for a fixed-amount coupon (458)",
+        "정액 쿠폰(458)에는 필수 항목입니다.",
+    ),
+    Reason.NOT_A_POSITIVE_AMOUNT: ("must be a positive amount", "0보다 큰 금액이어야 합니다."),
+    Reason.TOO_MANY_DECIMALS: (
+        "has more decimals than the currency allows",
+        "통화가 허용하는 소수 자릿수를 넘었습니다.",
+    ),
+    Reason.END_BEFORE_START: (
+        "must not be before strtYmd",
+        "strtYmd와 같거나 그보다 이후여야 합니다.",
+    ),
+    Reason.END_TOO_LATE: (
+        "must be no later than December 31 of next year",
+        "내년 12월 31일까지만 설정할 수 있습니다.",
+    ),
+    Reason.USER_REQUIRED_FOR_LIMIT: (
+        "is required when useLimit is 2 to 5",
+        "useLimit이 2~5이면 필수 항목입니다.",
+    ),
+    Reason.CODE_GENERATED_IN_BULK: (
+        "is generated in bulk creation; leave it out",
+        "대량 생성에서는 쿠폰 번호가 자동으로 만들어지므로 보내지 마세요.",
+    ),
+    Reason.CODE_REQUIRED: (
+        "required, a string of 8-16 letters or digits",
+        "필수 항목이며, 8~16자의 영문자 또는 숫자여야 합니다.",
+    ),
+    Reason.NOT_A_CODE: ("must be 8-16 letters or digits", "8~16자의 영문자 또는 숫자여야 합니다."),
+    Reason.NOT_AN_IDEMPOTENCY_KEY: (
+        "must be 1 to 255 printable ASCII characters",
+        "출력 가능한 ASCII 문자 1~255자여야 합니다.",
+    ),
+    Reason.NOT_A_CURSOR: (
+        "is not a cursor this list returned",
+        "이 목록이 반환한 커서가 아닙니다.",
+    ),
+    Reason.NOT_A_WHOLE_NUMBER: (
+        "must be a whole number from {low} to {high}",
+        "{low} 이상 {high} 이하의 정수여야 합니다.",
+    ),
+    Reason.TEXT_TOO_LONG: (
+        "must be a string of at most {max} characters",
+        "{max}자 이하의 문자열이어야 합니다.",
+    ),
+    Reason.HEADERS_TOO_LARGE: (
+        "at most {per_header} KB per header and {total} KB in all",
+        "헤더는 하나에 {per_header}KB, 모두 합쳐 {total}KB를 넘을 수 없습니다.",
+    ),
+    Reason.QUERY_TOO_LARGE: (
+        "at most {size} KB and {count} parameters",
+        "쿼리 문자열은 {size}KB, 매개변수 {count}개를 넘을 수 없습니다.",
+    ),
+}
+
+
 def http_status(code: ErrorCode) -> int:
     return CATALOG[code][0]
 
@@ -98,6 +201,18 @@ def message(code: ErrorCode, language: str, **params: str) -> str:
     _, english, korean = CATALOG[code]
     text = korean if language == "ko" else english
     return text.format(**params) if params else text
+
+
+def reason_text(why: Reason, language: str, params: Mapping[str, object] | None = None) -> str:
+    """A field error's reason in `language`, with its parameters."""
+    english, korean = REASONS[why]
+    text = korean if language == "ko" else english
+    return text.format_map(params) if params else text
+
+
+def field_message(error: FieldError, language: str) -> str:
+    """`errors[].message` of a field error, in `language`."""
+    return reason_text(error.reason, language, error.params)
 
 
 def pick_language(accept_language: str | None) -> str:

@@ -11,8 +11,12 @@ Parsing, for a JSON object (anything else is 4001 on "body"):
 - Strings are trimmed (Unicode White_Space) before their length and pattern are checked, and
   every string must be printable text.
 - Unknown fields are ignored (UpdateRequest keeps the sent term fields as its `edits`).
+- A field's seed spelling (rules.SEED_SPELLINGS: cpNo for cpnNo, ...) is read as the field,
+  unless the real name is sent too (then it is ignored); errors name the real field.
 - Every invalid field is named, in field order; the model's own check (`_check`) runs only
-  once every field is valid."""
+  once every field is valid.
+- A refusal is a `Reason` (errors.py) with its parameters, never text: http.py renders it in
+  the request's language from messages.REASONS."""
 
 import math
 import re
@@ -31,14 +35,17 @@ from typing import (
     get_origin,
 )
 
-from coupons.errors import CouponError, ErrorCode, FieldError, invalid_field
+from coupons.errors import CouponError, ErrorCode, FieldError, Invalid, Reason, invalid_field
 from coupons.rules import (
     FIXED_AMOUNT,
     MAX_INDEX,
     MAX_PERCENT,
+    MAX_USE_LIMIT,
     NAMED_USER_LIMIT,
     PERCENT,
+    SEED_SPELLINGS,
     latest_end_date,
+    with_real_names,
 )
 
 CURRENCIES = ("KRW", "CAD", "CNY", "EUR", "GBP", "IDR", "JPY", "MUR", "RUB", "SGD", "USD")
@@ -61,7 +68,7 @@ MAX_AMOUNT = 1_000_000_000_000
 MAX_BULK = 100
 REDEMPTION_ID = re.compile(r"^[0-9a-f]{24}$")
 
-type Check = Callable[[str], str]  # a string field's own check: the value, or ValueError(reason)
+type Check = Callable[[str], str]  # a string field's own check: the value, or Invalid(reason)
 _RULES = "rules"  # the field's metadata key
 _JSON_TYPES = {str: "string", int: "integer", float: "number"}
 
@@ -71,13 +78,13 @@ class Shape:
 
     __slots__ = ("reason", "regex")
 
-    def __init__(self, pattern: str, reason: str) -> None:
+    def __init__(self, pattern: str, reason: Reason) -> None:
         self.regex = re.compile(pattern)
         self.reason = reason
 
 
-DATE = Shape(DATE_PATTERN, "must be a date, YYYY-MM-DD")
-COLOR = Shape(HEX_COLOR, "must be a hex color: #RGB, #RRGGBB or #RRGGBBAA")
+DATE = Shape(DATE_PATTERN, Reason.NOT_A_DATE)
+COLOR = Shape(HEX_COLOR, Reason.NOT_A_COLOR)
 
 
 class Rules(TypedDict, total=False):
@@ -100,7 +107,7 @@ def spec(*, default: object = MISSING, **rules: Unpack[Rules]) -> Any:
 class BodyField:
     """One field of a body, as parse and the JSON schema read it."""
 
-    __slots__ = ("choices", "default", "name", "rules", "type")
+    __slots__ = ("alias", "choices", "default", "name", "rules", "type")
 
     def __init__(
         self, name: str, kind: type, choices: tuple[object, ...], default: object, rules: Rules
@@ -110,50 +117,51 @@ class BodyField:
         self.choices = choices  # a Literal's values; () for any value of the type
         self.default = default  # MISSING when required
         self.rules = rules
+        self.alias = SEED_SPELLINGS.get(name)  # the seed pages' spelling, also accepted
 
     @property
     def required(self) -> bool:
         return self.default is MISSING
 
     def validate(self, value: object) -> object:
-        """The value as the field holds it, or ValueError(reason)."""
+        """The value as the field holds it, or Invalid(reason)."""
         if self.choices:
             if isinstance(value, bool) or value not in self.choices:
-                raise ValueError("must be one of " + ", ".join(map(str, self.choices)))
+                raise Invalid(Reason.NOT_ONE_OF, choices=", ".join(map(str, self.choices)))
             return self.choices[self.choices.index(value)]
         if self.type is str:
             return self._text(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("must be a number" if self.type is float else "must be an integer")
+            raise Invalid(Reason.NOT_A_NUMBER if self.type is float else Reason.NOT_AN_INTEGER)
         if self.type is float:
             try:
                 number = float(value)
             except OverflowError:
-                raise ValueError("must be a number") from None
+                raise Invalid(Reason.NOT_A_NUMBER) from None
             if not math.isfinite(number):
-                raise ValueError("must be a finite number")
+                raise Invalid(Reason.NOT_FINITE)
             return number
         if not isinstance(value, int):
-            raise ValueError("must be an integer")
+            raise Invalid(Reason.NOT_AN_INTEGER)
         return self._in_range(value)
 
     def _text(self, value: object) -> str:
         if not isinstance(value, str):
-            raise ValueError("must be a string")
+            raise Invalid(Reason.NOT_A_STRING)
         text = value.strip(WHITESPACE)
         rules = self.rules
         shortest, longest = rules.get("min_length"), rules.get("max_length")
         if shortest is not None and len(text) < shortest:
-            raise ValueError(
-                "must not be empty" if shortest == 1 else f"must be at least {shortest} characters"
-            )
+            if shortest == 1:
+                raise Invalid(Reason.EMPTY)
+            raise Invalid(Reason.TOO_SHORT, min=shortest)
         if longest is not None and len(text) > longest:
-            raise ValueError(f"must be at most {longest} characters")
+            raise Invalid(Reason.TOO_LONG, max=longest)
         shape = rules.get("pattern")
         if shape is not None and not shape.regex.search(text):
-            raise ValueError(shape.reason)
+            raise Invalid(shape.reason)
         if not PRINTABLE.match(text):
-            raise ValueError("must be printable text (no control characters)")
+            raise Invalid(Reason.NOT_PRINTABLE)
         check = rules.get("check")
         return text if check is None else check(text)
 
@@ -161,10 +169,10 @@ class BodyField:
         low, high = self.rules.get("ge"), self.rules.get("le")
         if (low is not None and value < low) or (high is not None and value > high):
             if low is not None and high is not None:
-                raise ValueError(f"must be from {low} to {high}")
-            raise ValueError(
-                f"must be at least {low}" if high is None else f"must be at most {high}"
-            )
+                raise Invalid(Reason.OUT_OF_RANGE, low=low, high=high)
+            if high is None:
+                raise Invalid(Reason.TOO_SMALL, low=low)
+            raise Invalid(Reason.TOO_LARGE, high=high)
         return value
 
     def json_schema(self) -> dict[str, Any]:
@@ -186,6 +194,16 @@ class BodyField:
         prop.update({key: value for key, value in keywords.items() if value is not None})
         if not self.required:
             prop["default"] = self.default
+        if self.alias:
+            # Not a property of its own: the spelling is accepted, not part of the contract.
+            prop["x-aliases"] = [
+                {
+                    "name": self.alias,
+                    "deprecated": True,
+                    "description": f"The seed pages' spelling of {self.name};"
+                    f" {self.name} wins when both are sent.",
+                }
+            ]
         return dict(sorted(prop.items()))
 
 
@@ -313,22 +331,20 @@ def parse[M: Body](model: type[M], data: Any, **context: Any) -> M:
     """`data` parsed into `model`, or one 4001 naming every invalid field (see the module
     docstring); `context` is for the model's own check (today=)."""
     if not isinstance(data, dict):
-        raise CouponError(
-            ErrorCode.INVALID_FIELD, errors=[FieldError("body", "must be a JSON object")]
-        )
-    sent = {key: value for key, value in data.items() if value is not None}
+        raise invalid_field("body", Reason.NOT_A_JSON_OBJECT)
+    sent = with_real_names({key: value for key, value in data.items() if value is not None})
     model._check_sent(sent)
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
     for name, body_field in model.fields().items():
         if name not in sent:
             if body_field.required:
-                errors.append(FieldError(name, "is required"))
+                errors.append(FieldError(name, Reason.REQUIRED))
             continue
         try:
             values[name] = body_field.validate(sent[name])
-        except ValueError as error:
-            errors.append(FieldError(name, str(error)))
+        except Invalid as error:
+            errors.append(FieldError(name, error.reason, error.params))
     if errors:
         raise CouponError(ErrorCode.INVALID_FIELD, errors=errors)
     parsed = model(**values, **model._kept(sent))
@@ -343,36 +359,36 @@ def _real_date(value: str) -> str:
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise ValueError("must be a real calendar date, YYYY-MM-DD") from None
+        raise Invalid(Reason.NOT_A_REAL_DATE) from None
     return value
 
 
 def _known_currency(value: str) -> str:
     value = value.upper()
     if value and value not in CURRENCIES:
-        raise ValueError("must be one of " + ", ".join(CURRENCIES))
+        raise Invalid(Reason.NOT_ONE_OF, choices=", ".join(CURRENCIES))
     return value
 
 
-def _shaped(pattern: re.Pattern[str], reason: str) -> Check:
+def _shaped(pattern: re.Pattern[str], reason: Reason) -> Check:
     """An optional text that must have a shape when set."""
 
     def check(value: str) -> str:
         if value and not pattern.match(value):
-            raise ValueError(reason)
+            raise Invalid(reason)
         return value
 
     return check
 
 
-_https_url = _shaped(HTTPS_URL, "must be an https:// URL")
-_http_url = _shaped(HTTP_URL, "must be an http:// or https:// URL")
-_email = _shaped(EMAIL_SHAPE, "must be an email address")
+_https_url = _shaped(HTTPS_URL, Reason.NOT_AN_HTTPS_URL)
+_http_url = _shaped(HTTP_URL, Reason.NOT_AN_HTTP_URL)
+_email = _shaped(EMAIL_SHAPE, Reason.NOT_AN_EMAIL)
 
 
 def _redemption_id(value: str) -> str:
     if not REDEMPTION_ID.match(value):
-        raise ValueError("must be an rdmId returned by redeem")
+        raise Invalid(Reason.NOT_A_REDEMPTION_ID)
     return value
 
 
@@ -390,7 +406,7 @@ class CouponTerms(Body):
     discCurrency: str = spec(default="", check=_known_currency)
     strtYmd: str = spec(pattern=DATE, check=_real_date)
     endYmd: str = spec(pattern=DATE, check=_real_date)
-    useLimit: int = spec(ge=0, le=5)
+    useLimit: int = spec(ge=0, le=MAX_USE_LIMIT)
     onsiteYn: Literal["Y", "N"] = spec(default="N")
     onsitePwd: str = spec(default="", max_length=20)
     webhookEnableYn: Literal["Y", "N"] = spec(default="N")
@@ -411,21 +427,21 @@ class CouponTerms(Body):
     def _check(self, context: Mapping[str, Any]) -> None:
         # Raised as CouponError (not ValueError) so the message names the field.
         if self.discTypeIdx == PERCENT and not 1 <= self.disc <= MAX_PERCENT:
-            raise invalid_field("disc", "must be between 1 and 100 for a percent coupon (457)")
+            raise invalid_field("disc", Reason.PERCENT_OUT_OF_RANGE)
         if self.discTypeIdx == FIXED_AMOUNT:
             if not self.discCurrency:
-                raise invalid_field("discCurrency", "is required for a fixed-amount coupon (458)")
+                raise invalid_field("discCurrency", Reason.CURRENCY_REQUIRED)
             if not 0 < self.disc <= MAX_AMOUNT:
-                raise invalid_field("disc", "must be a positive amount")
+                raise invalid_field("disc", Reason.NOT_A_POSITIVE_AMOUNT)
             if _decimals(self.disc) > _currency_digits(self.discCurrency):
-                raise invalid_field("disc", "has more decimals than the currency allows")
+                raise invalid_field("disc", Reason.TOO_MANY_DECIMALS)
         if self.strtYmd > self.endYmd:
-            raise invalid_field("endYmd", "must not be before strtYmd")
+            raise invalid_field("endYmd", Reason.END_BEFORE_START)
         today: date | None = context.get("today")
         if today is not None and self.endYmd > latest_end_date(today).isoformat():
-            raise invalid_field("endYmd", "must be no later than December 31 of next year")
+            raise invalid_field("endYmd", Reason.END_TOO_LATE)
         if self.useLimit >= NAMED_USER_LIMIT and not self.userId:
-            raise invalid_field("userId", "is required when useLimit is 2 to 5")
+            raise invalid_field("userId", Reason.USER_REQUIRED_FOR_LIMIT)
 
 
 TERM_FIELDS = tuple(CouponTerms.fields())
@@ -447,7 +463,7 @@ class BulkCreateRequest(CouponTerms):
     @classmethod
     def _check_sent(cls, sent: Mapping[str, Any]) -> None:
         if "cpnNo" in sent:
-            raise invalid_field("cpnNo", "is generated in bulk creation; leave it out")
+            raise invalid_field("cpnNo", Reason.CODE_GENERATED_IN_BULK)
 
 
 @body

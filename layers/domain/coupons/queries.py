@@ -1,12 +1,13 @@
 """Query-string requests (validate, delete, redemptions, list), parsed at the edge like the
-bodies are (models.py), without the body models: these routes' cold start stays free of them."""
+bodies are (models.py), without the body models: these routes' cold start stays free of them.
+A parameter's seed spelling (rules.SEED_SPELLINGS: ?cpNo=) is read as its real name."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
 from coupons import rules
-from coupons.errors import invalid_field
+from coupons.errors import Reason, invalid_field
 
 DEFAULT_PAGE, MAX_PAGE = 20, 100
 MAX_USER_ID = 100
@@ -22,6 +23,7 @@ class CodeQuery:
 
     @classmethod
     def parse(cls, params: Params) -> Self:
+        params = rules.with_real_names(params)
         return cls(rules.normalize_code(params.get("cpnNo")))
 
 
@@ -34,6 +36,7 @@ class ValidateQuery:
 
     @classmethod
     def parse(cls, params: Params) -> Self:
+        params = rules.with_real_names(params)
         code = rules.normalize_code(params.get("cpnNo"))
         return cls(code, optional_text(params.get("userId"), "userId", MAX_USER_ID))
 
@@ -48,6 +51,7 @@ class HistoryQuery:
 
     @classmethod
     def parse(cls, params: Params) -> Self:
+        params = rules.with_real_names(params)
         code = rules.normalize_code(params.get("cpnNo"))
         return cls(code, page_size(params.get("limit")), params.get("cursor"))
 
@@ -63,6 +67,7 @@ class ListQuery:
 
     @classmethod
     def parse(cls, params: Params) -> Self:
+        params = rules.with_real_names(params)
         size = page_size(params.get("limit"))
         group = params.get("grpIdx")
         grp = None if group is None else whole_number(group, "grpIdx", 0, rules.MAX_INDEX)
@@ -77,7 +82,7 @@ def page_size(raw: object) -> int:
 def whole_number(raw: object, field: str, low: int, high: int) -> int:
     text = raw if isinstance(raw, str) else ""
     if not (text.isascii() and text.isdigit() and len(text) <= 10 and low <= int(text) <= high):  # noqa: PLR2004 - digits of 2**31
-        raise invalid_field(field, f"must be a whole number from {low} to {high}")
+        raise invalid_field(field, Reason.NOT_A_WHOLE_NUMBER, low=low, high=high)
     return int(text)
 
 
@@ -85,5 +90,5 @@ def optional_text(value: object, field: str, max_length: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > max_length:
-        raise invalid_field(field, f"must be a string of at most {max_length} characters")
+        raise invalid_field(field, Reason.TEXT_TOO_LONG, max=max_length)
     return value.strip()

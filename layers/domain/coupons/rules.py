@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from coupons import clock
-from coupons.errors import ErrorCode, invalid_field
+from coupons.errors import ErrorCode, Reason, invalid_field
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{8,16}$")
 # Generated codes avoid look-alikes: no 0/O and no 1/I.
@@ -18,8 +18,31 @@ CODE_LENGTHS = (8, 12, 16)
 PERCENT, FIXED_AMOUNT = 457, 458
 UNLIMITED = 0
 NAMED_USER_LIMIT = 2  # a coupon of 2-5 uses belongs to one named user
+MAX_USE_LIMIT = 5
 MAX_PERCENT = 100
 MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
+
+# The seed pages' spellings of some fields (DESIGN 2.6), by the real name: accepted wherever the
+# real name is, in request bodies (models.parse; the bodies' JSON schema lists them) and query
+# strings (queries.py). The real name wins when both are sent (the seed spelling is then
+# ignored), and errors name the field by its real name.
+SEED_SPELLINGS: Mapping[str, str] = {
+    "cpnNo": "cpNo",
+    "cpnNoDigits": "cpNoDigits",
+    "webhookEnableYn": "webhookEnablYn",
+    "userPhnno": "userPhone",
+}
+
+
+def with_real_names[V](sent: Mapping[str, V]) -> dict[str, V]:
+    """`sent` with every seed spelling renamed to its real name, unless that is sent too."""
+    named = dict(sent)
+    for real, seed in SEED_SPELLINGS.items():
+        if seed in named:
+            value = named.pop(seed)
+            named.setdefault(real, value)
+    return named
+
 
 # On-site password lockout (DESIGN 2.5). The PASSWORD_FAILURES-th wrong on-site password within
 # any PASSWORD_WINDOW_MS (a sliding window: each failure counts for exactly that long) locks the
@@ -88,12 +111,12 @@ def stored_digest(account: str, stored: str) -> str:
 def normalize_code(raw: object, field: str = "cpnNo") -> str:
     """Strip spaces and dashes, upper-case, then require 8-16 letters or digits."""
     if not isinstance(raw, str) or not raw:
-        raise invalid_field(field, "required, a string of 8-16 letters or digits")
+        raise invalid_field(field, Reason.CODE_REQUIRED)
     if not raw.isascii():  # else "ß" would upper-case into "SS" and pass
-        raise invalid_field(field, "must be 8-16 letters or digits")
+        raise invalid_field(field, Reason.NOT_A_CODE)
     code = raw.replace(" ", "").replace("-", "").upper()
     if not CODE_PATTERN.fullmatch(code):  # not match: "$" would allow a trailing newline
-        raise invalid_field(field, "must be 8-16 letters or digits")
+        raise invalid_field(field, Reason.NOT_A_CODE)
     return code
 
 
