@@ -93,6 +93,10 @@ COUPON_EXTRAS: Schema = {
         "description": "Whether the coupon has an on-site password (which is never shown).",
     },
     "useCnt": {"type": "integer", "minimum": 0},
+    "status": {
+        "enum": [rules.ACTIVE, rules.DISABLED],
+        "description": "DISABLED: validate and redeem refuse it (4231); see /disable, /enable.",
+    },
     "regYmdt": {
         "type": "string",
         "pattern": DATE_TIME,
@@ -209,7 +213,7 @@ COUPON_EXAMPLE = {
 }
 REDEEM_DESCRIPTION = (
     "Checks every rule and counts one use, in one atomic write; when several refusals apply, "
-    "the first of 4040, 4220, 4221, 4223, 4224, 4290, 4225, 4222. 4290: 5 wrong on-site "
+    "the first of 4040, 4231, 4220, 4221, 4223, 4224, 4290, 4225, 4222. 4290: 5 wrong on-site "
     "passwords within 15 minutes lock the coupon's redemption for 15 minutes, even with the "
     "right password (`Retry-After`: the seconds left)."
 )
@@ -266,7 +270,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "validateCoupon",
         "The coupon object if the coupon can be used (by userId, when given); never changes it.",
         {"$ref": "#/components/schemas/Coupon"},
-        (E.COUPON_NOT_FOUND, E.NOT_YET_VALID, E.EXPIRED, E.USER_MISMATCH, E.USAGE_LIMIT_REACHED),
+        (
+            E.COUPON_NOT_FOUND,
+            E.COUPON_DISABLED,
+            E.NOT_YET_VALID,
+            E.EXPIRED,
+            E.USER_MISMATCH,
+            E.USAGE_LIMIT_REACHED,
+        ),
         query=(CPN_NO, USER_ID),
     ),
     *(
@@ -278,6 +289,7 @@ OPERATIONS: tuple[Operation, ...] = (
             {"$ref": "#/components/schemas/UseResult"},
             (
                 E.COUPON_NOT_FOUND,
+                E.COUPON_DISABLED,
                 E.NOT_YET_VALID,
                 E.EXPIRED,
                 E.USER_REQUIRED,
@@ -338,6 +350,28 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             Query(USER_ID.name, USER_ID.schema, "Only this user's coupons."),
         ),
+    ),
+    *(
+        Operation(
+            "POST",
+            f"/{name}",
+            f"{name}Coupon",
+            summary,
+            CODE,
+            (E.COUPON_NOT_FOUND,),
+            body=models.CodeRequest,
+            examples={name: {"cpnNo": EXAMPLE_CODE}},
+            description=(
+                "At any time, even after use; the coupon, its uses and its history stay. "
+                "Idempotent: disabling a disabled coupon (enabling an active one) succeeds. "
+                "A disabled coupon refuses validate and redeem with 4231; its redemptions can "
+                "still be cancelled and its terms updated."
+            ),
+        )
+        for name, summary in (
+            ("disable", "Disable the coupon: validate and redeem refuse it (4231)."),
+            ("enable", "Enable a disabled coupon again."),
+        )
     ),
     Operation(
         "DELETE",

@@ -248,6 +248,7 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     redeem = '{"cpnNo":"WELCOME2026","memo":"order 1001"}'
     cancel = '{"cpnNo":"WELCOME2026","rdmId":"RDMID_FROM_REDEEM","memo":"payment failed"}'
     update = '{"cpnNo":"WELCOME2026","memo":"new memo"}'
+    code = '{"cpnNo":"WELCOME2026"}'
     once = ["-H", "Idempotency-Key: order-1001"]
 
     def curl(method: str, route: str, *extra: str) -> str:
@@ -262,6 +263,8 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         ("redemptions", curl("GET", "redemptions?cpnNo=WELCOME2026")),
         ("list", curl("GET", "list?limit=20")),
         ("update", curl("PUT", "update", *json_body, update)),
+        ("disable", curl("POST", "disable", *json_body, code)),
+        ("enable", curl("POST", "enable", *json_body, code)),
         ("delete", curl("DELETE", "delete?cpnNo=WELCOME2026")),
     ]
 

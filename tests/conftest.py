@@ -121,6 +121,12 @@ class Api:
     def delete(self, cpn_no: str) -> Response:
         return self.call("DELETE", "/delete", query={"cpnNo": cpn_no})
 
+    def disable(self, cpn_no: str) -> Response:
+        return self.call("POST", "/disable", body={"cpnNo": cpn_no})
+
+    def enable(self, cpn_no: str) -> Response:
+        return self.call("POST", "/enable", body={"cpnNo": cpn_no})
+
     def create_bulk(self, count: int, **fields: Any) -> Response:
         return self.call("POST", "/create/bulk", body={"count": count, **coupon_fields(**fields)})
 
@@ -234,8 +240,8 @@ NEXT_YEAR_END = Day("December 31 of next year", lambda today: date(today.year + 
 # The first day past the latest end a coupon may have (rules.latest_end_date).
 AFTER_NEXT_YEAR = Day("January 1 of the year after next", lambda today: date(today.year + 2, 1, 1))
 
-# Longer than any test runs: those that take dates run for ~7 s at most (the rule matrices on
-# DynamoDB Local), the slowest of all for ~14 s.
+# Longer than any test runs: those that take dates run for ~18 s at most (the rule matrix of
+# test_condition_matches_rules.py on DynamoDB Local).
 WHOLE_DAY_MARGIN_S = 60.0
 
 

@@ -31,7 +31,7 @@ HEAVY = (
     "pydantic",  # the bodies parse without it (models.py)
     "pydantic_core",
 )
-BODY_FUNCTIONS = {"create", "create_bulk", "update", "redeem", "redeem_cancel"}
+BODY_FUNCTIONS = {"create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"}
 
 
 def _imported_at_cold_start(route: Route) -> set[str]:
@@ -75,6 +75,8 @@ def test_cold_start_imports_nothing_heavy(route: Route) -> None:
         ("validate", ["GetItem"]),
         ("update", ["GetItem", "UpdateItem"]),
         ("delete", ["DeleteItem"]),
+        ("disable", ["UpdateItem"]),
+        ("enable", ["UpdateItem"]),
         ("list", ["Query", "BatchGetItem"]),
         ("redemptions", ["GetItem", "Query"]),
     ],
@@ -92,6 +94,8 @@ def test_dynamodb_requests_per_operation(
         "validate": lambda: api.validate(fresh),
         "update": lambda: api.update(fresh, memo="changed"),
         "delete": lambda: api.delete(fresh),
+        "disable": lambda: api.disable(code),
+        "enable": lambda: api.enable(code),
         "list": api.list,
         "redemptions": lambda: api.redemptions(code),
     }

@@ -14,8 +14,8 @@ from tests.conftest import ROUTES, load_handler
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 # In the order a checkout would use them; what each must answer.
 FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("redeem", 0),
-        ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("delete", 0),
-        ("not_found", 4041)]  # fmt: skip
+        ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("disable", 0), ("enable", 0),
+        ("delete", 0), ("not_found", 4041)]  # fmt: skip
 
 
 def test_there_is_one_event_per_function() -> None:
@@ -45,6 +45,7 @@ def test_every_event_runs_through_its_handler(
     assert [item["status"] for item in answers["redemptions"]["result"]["items"]] == ["REDEEMED"]
     assert "WELCOME2026" in [item["cpnNo"] for item in answers["list"]["result"]["items"]]
     assert answers["redeem_cancel"]["result"]["useCnt"] == 0
+    assert answers["disable"]["result"] == answers["enable"]["result"] == "WELCOME2026"
 
 
 def test_env_json_points_sam_local_at_dynamodb_local() -> None:

@@ -144,16 +144,18 @@ def _coupons(draw: st.DrawFn, today: date) -> dict[str, Any]:
         "useCnt": draw(st.integers(0, 7)),
         "userId": user,
         "onsitePwd": draw(st.sampled_from(["", "pin-1"])),
+        **draw(st.sampled_from([{}, {"status": "ACTIVE"}, {"status": "DISABLED"}])),
     }
 
 
 def _reference_refusal(
     coupon: dict[str, Any], today: date, user_id: str, onsite_pwd: str, redeeming: bool
 ) -> int | None:
-    """DESIGN 2.1/2.4, written out: the first failing rule in the order 4220, 4221, 4223,
-    4224, 4225, 4222 (4040 is the store's)."""
+    """DESIGN 2.1/2.4/2.6, written out: the first failing rule in the order 4231, 4220, 4221,
+    4223, 4224, 4225, 4222 (4040 is the store's)."""
     limit, used, owner = coupon["useLimit"], coupon["useCnt"], coupon["userId"]
     failing = [
+        (4231, coupon.get("status") == "DISABLED"),
         (4220, today < date.fromisoformat(coupon["strtYmd"])),
         (4221, today > date.fromisoformat(coupon["endYmd"])),
         (4223, redeeming and 2 <= limit <= 5 and user_id == ""),
@@ -179,8 +181,10 @@ def test_refusal_agrees_with_the_reference(
     refused = rules.refusal(coupon, today, user_id=user_id, onsite_pwd=pwd, redeeming=redeeming)
     assert refused == _reference_refusal(coupon, today, user_id, pwd, redeeming)
     code = None if refused is None else int(refused)
-    assert (code == 4220) == (today.isoformat() < coupon["strtYmd"])
-    assert (code == 4221) == (today.isoformat() > coupon["endYmd"])
+    disabled = coupon.get("status") == "DISABLED"
+    assert (code == 4231) == disabled
+    assert (code == 4220) == (not disabled and today.isoformat() < coupon["strtYmd"])
+    assert (code == 4221) == (not disabled and today.isoformat() > coupon["endYmd"])
     if not redeeming:  # validate checks no password and asks for no user
         assert code not in (4223, 4225)
 

@@ -67,6 +67,8 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("Query", INDEX_PARTITIONS),
     },
     "DeleteFunction": {("GetItem", API_KEYS), ("DeleteItem", COUPONS)},
+    "DisableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
+    "EnableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
     "NotFoundFunction": set(),
 }
 
@@ -95,6 +97,8 @@ EXPECTED = {
         f"GET {API}/redemptions": "RedemptionsFunction",
         f"GET {API}/list": "ListFunction",
         f"DELETE {API}/delete": "DeleteFunction",
+        f"POST {API}/disable": "DisableFunction",
+        f"POST {API}/enable": "EnableFunction",
         "ANY $default": "NotFoundFunction",
     }.items()
 }

@@ -75,6 +75,7 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
         "Redemption not found or already cancelled.",
         "사용 내역이 없거나 이미 취소되었습니다.",
     ),
+    ErrorCode.COUPON_DISABLED: (422, "The coupon is disabled.", "사용이 중지된 쿠폰입니다."),
     ErrorCode.TOO_MANY_REQUESTS: (
         429,
         "Too many requests or wrong passwords; try again later.",

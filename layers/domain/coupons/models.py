@@ -490,6 +490,13 @@ class RedeemRequest(Body):
 
 
 @body
+class CodeRequest(Body):
+    """A coupon named by its code alone (disable, enable)."""
+
+    cpnNo: str = spec(max_length=64)
+
+
+@body
 class CancelRequest(Body):
     cpnNo: str = spec(max_length=64)
     rdmId: str = spec(max_length=64, check=_redemption_id)

@@ -32,6 +32,10 @@ class CouponTermsRecord(TypedDict):
     userEtc2: str
 
 
+# A coupon's status (DESIGN 2.6): a disabled one refuses validate and redeem (4231).
+CouponStatus = Literal["ACTIVE", "DISABLED"]
+
+
 class StoredCoupon(CouponTermsRecord):
     """A coupon as the store keeps it (without its keys)."""
 
@@ -43,6 +47,7 @@ class StoredCoupon(CouponTermsRecord):
     pwdFailTs: NotRequired[list[int]]  # times (ms) of recent wrong on-site passwords
     pwdLockedUntil: NotRequired[int]  # ms; redemption with a password is locked until then
     rdm: NotRequired[dict[str, "RedemptionFields"]]  # its recent redemption records, by rdmId
+    status: NotRequired[CouponStatus]  # absent: ACTIVE (disable/enable set it)
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
@@ -110,6 +115,7 @@ class CouponObject(CouponTermsRecord):
 
     cpnNo: str
     onsitePwdSet: bool  # onsitePwd itself is always ""
+    status: CouponStatus
     formatDiscCurrency: str
     imgUrl: str
     useCnt: int

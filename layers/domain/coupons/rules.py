@@ -21,6 +21,10 @@ NAMED_USER_LIMIT = 2  # a coupon of 2-5 uses belongs to one named user
 MAX_USE_LIMIT = 5
 MAX_PERCENT = 100
 MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
+# A coupon's status (DESIGN 2.6): disable/enable set it at any time, even after use; a coupon
+# stored without one is active. A disabled coupon refuses validate and redeem (4231) before any
+# other rule; its redemptions can still be cancelled and its terms still edited.
+ACTIVE, DISABLED = "ACTIVE", "DISABLED"
 
 # The seed pages' spellings of some fields (DESIGN 2.6), by the real name: accepted wherever the
 # real name is, in request bodies (models.parse; the bodies' JSON schema lists them) and query
@@ -51,8 +55,8 @@ def with_real_names[V](sent: Mapping[str, V]) -> dict[str, V]:
 # the recent failures (at most PASSWORD_FAILURES - 1 of them), and `pwdLockedUntil` (ms): the
 # coupon is locked while now < pwdLockedUntil. Only a coupon with a password locks.
 # In the refusal order the lock (4290) comes right before the password (4225): after 4040,
-# 4220, 4221, 4223 and 4224, which the password does not affect and which a later retry would
-# still get, and before 4222, which the password has always hidden.
+# 4231, 4220, 4221, 4223 and 4224, which the password does not affect and which a later retry
+# would still get, and before 4222, which the password has always hidden.
 PASSWORD_FAILURES = 5
 PASSWORD_WINDOW_MS = 15 * 60 * 1000
 PASSWORD_LOCK_MS = 15 * 60 * 1000
@@ -151,14 +155,17 @@ def refusal(  # noqa: PLR0911 - one return per rule, in the contract's order
     onsite_pwd: str = "",
     redeeming: bool,
 ) -> ErrorCode | None:
-    """The first rule the coupon fails for this request, in the contract's order (with the
-    password lock, 4290, right before the password, 4225).
+    """The first rule the coupon fails for this request, in the contract's order: 4231
+    (disabled), 4220, 4221, 4223, 4224, 4290 (the password lock, right before the password),
+    4225, 4222.
 
     An empty `user_id` means the request names no user. Validate (`redeeming=False`) checks
     the user only when one is named and never the on-site password or its lock. `now_ms` is
     the time of the attempt (clock.now_ms(); None: now). The store's redeem condition
     expression encodes the same rules atomically; this function names the one that refused.
     """
+    if coupon.get("status", ACTIVE) == DISABLED:
+        return ErrorCode.COUPON_DISABLED
     day = today.isoformat()
     if day < coupon["strtYmd"]:
         return ErrorCode.NOT_YET_VALID

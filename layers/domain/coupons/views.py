@@ -41,6 +41,7 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
         "background": coupon["background"],
         "webhookEnableYn": coupon["webhookEnableYn"],
         "onsitePwdSet": bool(coupon["onsitePwd"]),
+        "status": coupon.get("status", "ACTIVE"),
     }
 
 

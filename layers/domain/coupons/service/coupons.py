@@ -1,4 +1,4 @@
-"""Coupons: create (one or a batch), update, delete and validate.
+"""Coupons: create (one or a batch), update, disable/enable, delete and validate.
 
 Nothing here imports the request models (models.py) at module level: validate and delete take
 query strings, and their functions' cold start stays free of them (update loads them when it
@@ -18,7 +18,7 @@ from coupons.store.client import ConditionFailed
 from coupons.views import coupon_object
 
 if TYPE_CHECKING:
-    from coupons.models import BulkCreateRequest, CreateRequest, UpdateRequest
+    from coupons.models import BulkCreateRequest, CodeRequest, CreateRequest, UpdateRequest
 
 _GENERATE_ATTEMPTS = 5
 # Attempts of an edit of terms whose coupon another edit changed in between (an edit of the
@@ -147,6 +147,24 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
                 raise CouponError(ErrorCode.COUPON_LOCKED) from None
             # Edited concurrently (or deleted and re-created): merge again over what is there.
     raise storage_busy()
+
+
+def disable_coupon(account: str, request: "CodeRequest") -> str:
+    """Stop the coupon's validation and redemption (4231) without deleting it or its history;
+    at any time, even after use. Disabling a disabled coupon changes nothing. One UpdateItem."""
+    return _set_status(account, request, rules.DISABLED)
+
+
+def enable_coupon(account: str, request: "CodeRequest") -> str:
+    """Undo disable_coupon (enabling an active coupon changes nothing). One UpdateItem."""
+    return _set_status(account, request, rules.ACTIVE)
+
+
+def _set_status(account: str, request: "CodeRequest", status: str) -> str:
+    cpn_no = rules.normalize_code(request.cpnNo)
+    if not coupon_items.set_status(account, cpn_no, status):
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+    return cpn_no
 
 
 def delete_coupon(account: str, query: CodeQuery) -> None:

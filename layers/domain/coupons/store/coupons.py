@@ -1,4 +1,5 @@
-"""Coupon items: read, create (one or a batch), edit, delete, and count a wrong on-site password.
+"""Coupon items: read, create (one or a batch), edit, disable/enable, delete, and count a wrong
+on-site password.
 
 Redemption (which changes a coupon and writes a record in one transaction) is in
 redemptions.py; the listing indexes' keys are in keys.py.
@@ -217,6 +218,26 @@ def update(
     )
     update = guarded_update(account, cpn_no, expression, condition, {**attrs, **pinned}, names)
     request(lambda db, _table: db.update_item(**update))
+
+
+def set_status(account: str, cpn_no: str, status: str) -> bool:
+    """Set the coupon's status (rules.ACTIVE, rules.DISABLED); False if there is no coupon.
+    One UpdateItem, so it is ordered with the redemptions of the coupon (DynamoDB serializes
+    the writes to an item): a redemption that comes after a disable meets it in its condition.
+    Setting the status it already has changes nothing else."""
+    update = guarded_update(
+        account,
+        cpn_no,
+        "SET #cst = :status",
+        "attribute_exists(PK)",
+        values(status=status),
+        {"#cst": "status"},
+    )
+    try:
+        request(lambda db, _table: db.update_item(**update))
+    except ConditionFailed:
+        return False
+    return True
 
 
 def delete(account: str, cpn_no: str) -> bool:

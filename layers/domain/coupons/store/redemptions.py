@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from coupons import settings
+from coupons import rules, settings
 from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
 from coupons.store import guards
 from coupons.store.client import ConditionFailed, get_many, request, transact
@@ -58,8 +58,11 @@ if TYPE_CHECKING:
 
 # The rules of rules.refusal as one condition on the coupon item, plus "the coupon is not
 # younger than the record" (see the module docstring) and "it has its record map, with room".
+# Every redemption, one UpdateItem or a transaction's Update, carries it (`#cst`: the coupon's
+# status, a reserved word; absent: active).
 REDEEM_RULES = (
     "attribute_exists(PK) AND attribute_exists(rdm)"
+    " AND (attribute_not_exists(#cst) OR #cst <> :disabled)"
     " AND strtYmd <= :today AND endYmd >= :today"
     " AND {user_rule}"
     " AND (onsitePwd = :empty OR ((onsitePwd = :pwd OR onsitePwd = :clearpwd) AND {unlocked}))"
@@ -157,6 +160,7 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         ts=record["regTs"],
         now=attempt.now,
         most=MOST_INLINE,
+        disabled=rules.DISABLED,
         **({"user": attempt.user_id} if attempt.user_id else {"two": 2}),
         **pins,
     )
@@ -167,7 +171,7 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         "SET useCnt = useCnt + :one, rdm.#rdm = :record REMOVE pwdFailTs, pwdLockedUntil",
         condition,
         attrs,
-        {"#rdm": record["rdmId"]},
+        {"#rdm": record["rdmId"], "#cst": "status"},
     )
 
 
