@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from coupons import cursors, models, queries, rules
+from coupons import cursors, models, pricing, queries, rules
 from coupons.errors import ErrorCode
 from coupons.idempotency import KEY_SHAPE as IDEMPOTENCY_KEY_SHAPE
 from coupons.messages import CATALOG, SUPPORTED_LANGUAGES, http_status, message
@@ -114,7 +114,7 @@ FIELD_NOTES = {
     "cpnNoDigits": "Length of a generated code.",
     "discTypeIdx": "457: percent, 458: fixed amount.",
     "disc": "457: 1-100; 458: a positive amount with no more decimals than the currency has.",
-    "discCurrency": "Required for 458: " + ", ".join(models.CURRENCIES) + ".",
+    "discCurrency": "Required for 458: " + ", ".join(pricing.CURRENCIES) + ".",
     "strtYmd": "First valid day (inclusive), in the deployment's time zone.",
     "endYmd": "Last valid day (inclusive); not before strtYmd, at most December 31 of next year.",
     "useLimit": "0: unlimited; 2-5 require userId.",

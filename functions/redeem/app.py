@@ -11,4 +11,4 @@ from coupons.service.redemptions import redeem_coupon
 def handler(request: Request) -> UseResult | Replayed[UseResult]:
     # The password is judged by the redemption (lockout included), never by a replay's 4226.
     key = request.idempotency("redeem", private=["onsitePwd"])
-    return redeem_coupon(request.account, request.body(RedeemRequest), key)
+    return redeem_coupon(request.account, request.body(RedeemRequest), key, request.language)

@@ -17,7 +17,7 @@ import pytest
 
 from coupons.formatting import format_discount
 from coupons.messages import SUPPORTED_LANGUAGES
-from coupons.models import CURRENCIES
+from coupons.pricing import CURRENCIES
 from coupons.rules import FIXED_AMOUNT, PERCENT
 from devstack.sam_build import (
     LAYER,

@@ -112,6 +112,14 @@ KINDS: dict[str, dict[str, Any]] = {
     "single-use": {"useLimit": 1},
     "multi-use with userId": {"useLimit": 3, "userId": "u1"},
     "unlimited, shared": {"useLimit": 0},
+    "shared, once per customer": {"useLimit": 0, "perUserLimit": 1},
+    "with a minimum order": {"useLimit": 1, "minOrderAmt": 20},
+}
+# What a checkout sends besides the code, by kind.
+SENT: dict[str, dict[str, Any]] = {
+    "multi-use with userId": {"userId": "u1"},
+    "shared, once per customer": {"userId": "new customer"},
+    "with a minimum order": {"amount": 25.5},
 }
 UPDATE = ["UpdateItem"]
 TRANSACTION = ["TransactWriteItems"]
@@ -126,12 +134,12 @@ def _prepared(api: Api, kind: str, container: str, log: RequestLog) -> tuple[str
     """A coupon of `kind` in the state `container` names, and its count before the request."""
     fields = KINDS[kind]
     code = api.create(**fields).result
-    user = {"userId": fields["userId"]} if "userId" in fields else {}
+    sent = {**SENT.get(kind, {}), "userId": "earlier customer"} if "perUserLimit" in fields else {}
     used = 0
     if container != "fresh, unused":
-        rdm_id = api.redeem(code, **user).result["rdmId"]
+        rdm_id = api.redeem(code, **(sent or SENT.get(kind, {}))).result["rdmId"]
         used = 1
-        if kind == "single-use":  # a use given back: the coupon can be redeemed again
+        if fields["useLimit"] == 1:  # a use given back: the coupon can be redeemed again
             api.cancel(code, rdm_id)
             used = 0
     if container.startswith("fresh"):
@@ -149,15 +157,28 @@ def test_redeem_requests_in_every_case(
     code, used = _prepared(api, kind, container, dynamodb_requests)
     caller = api.with_key(f"order-{kind}-{container}") if keyed else api
     dynamodb_requests.clear()
-    answer = caller.redeem(code, **({"userId": "u1"} if "userId" in KINDS[kind] else {}))
+    answer = caller.redeem(code, **SENT.get(kind, {}))
     assert answer.result["useCnt"] == used + 1, answer.body
+    assert dynamodb_requests == _expected_redeem(kind, keyed=keyed, seen=container == "seen")
+
+
+def _expected_redeem(kind: str, *, keyed: bool, seen: bool) -> list[str]:
+    """The requests of one redemption: see KINDS, TRANSACTION and GUESS_WRONG. A shared code
+    counted per user changes the user's own item too (a transaction); a container that has not
+    seen the coupon learns that from a first refused write. With an amount, a transaction (a
+    key) prices the order with terms it knows: read first in a container that has not seen
+    the coupon."""
+    if kind == "shared, once per customer":
+        if seen:
+            return TRANSACTION
+        return GUESS_WRONG if keyed else UPDATE + TRANSACTION
     if not keyed:
-        expected = UPDATE
-    elif container == "seen" or kind == "single-use":
-        expected = TRANSACTION
-    else:
-        expected = GUESS_WRONG
-    assert dynamodb_requests == expected
+        return UPDATE
+    if seen:
+        return TRANSACTION
+    if kind == "with a minimum order":
+        return ["GetItem", *TRANSACTION]
+    return TRANSACTION if KINDS[kind]["useLimit"] == 1 else GUESS_WRONG
 
 
 @pytest.mark.parametrize("container", ["seen", "fresh"])
@@ -168,8 +189,13 @@ def test_cancel_requests_in_every_case(
 ) -> None:
     fields = KINDS[kind]
     code = api.create(**fields).result
-    user = {"userId": fields["userId"]} if "userId" in fields else {}
-    rdm_ids = [api.redeem(code, **user).result["rdmId"] for _ in range(fields["useLimit"] or 2)]
+    sent = [
+        {**SENT.get(kind, {}), "userId": f"c{i}"}
+        if "perUserLimit" in fields
+        else SENT.get(kind, {})
+        for i in range(fields["useLimit"] or 2)
+    ]
+    rdm_ids = [api.redeem(code, **each).result["rdmId"] for each in sent]
     if container == "fresh":
         dynamodb_requests.new_container()
         api.validate(code)  # the new container looks the API key up: not counted below
@@ -177,9 +203,13 @@ def test_cancel_requests_in_every_case(
     dynamodb_requests.clear()
     answer = caller.cancel(code, rdm_ids[0])
     assert answer.result["useCnt"] == len(rdm_ids) - 1, answer.body
-    if not keyed:
+    if "perUserLimit" in fields:
+        # The use is given back to the user's count too, in a transaction; whose it is, the
+        # refused first write tells (the cancel names only the redemption).
+        expected = GUESS_WRONG if keyed else UPDATE + TRANSACTION
+    elif not keyed:
         expected = UPDATE
-    elif container == "seen" or kind == "single-use":  # a fresh guess: one use of one
+    elif container == "seen" or fields["useLimit"] == 1:  # a fresh guess: one use of one
         expected = TRANSACTION
     else:
         expected = GUESS_WRONG

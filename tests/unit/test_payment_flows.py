@@ -147,7 +147,8 @@ def test_redemptions_are_listed_newest_first_with_their_status(api: Api) -> None
     newest, cancelled, oldest = page.result["items"]
     assert [newest["rdmId"], cancelled["rdmId"], oldest["rdmId"]] == ids[::-1]
     assert list(newest) == [
-        "rdmId", "userId", "memo", "status", "regYmdt", "cancelYmdt", "cancelMemo",
+        "rdmId", "userId", "memo", "status", "regYmdt", "cancelYmdt", "cancelMemo", "amount",
+        "currency", "discAmt",
     ]  # fmt: skip
     assert (newest["userId"], newest["memo"], newest["status"]) == ("u2", "order 2", "REDEEMED")
     assert (newest["cancelYmdt"], newest["cancelMemo"]) == ("", "")

@@ -84,7 +84,14 @@ def test_redeem_refusals_in_contract_order(
     coupon: dict[str, object], request_: dict[str, str], expected: ErrorCode | None
 ) -> None:
     arguments = {"user_id": "", "onsite_pwd": "", **request_}
-    assert rules.refusal(coupon, TODAY, redeeming=True, **arguments) == expected
+    refused = rules.refusal(
+        coupon,
+        TODAY,
+        redeeming=True,
+        user_id=arguments["user_id"],
+        onsite_pwd=arguments["onsite_pwd"],
+    )
+    assert refused == expected
 
 
 def test_validate_checks_the_user_only_when_named_and_never_the_password() -> None:

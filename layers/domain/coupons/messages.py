@@ -75,6 +75,21 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
         "Redemption not found or already cancelled.",
         "사용 내역이 없거나 이미 취소되었습니다.",
     ),
+    ErrorCode.BELOW_MINIMUM: (
+        422,
+        "The order amount is below the coupon's minimum.",
+        "주문 금액이 쿠폰의 최소 주문 금액보다 적습니다.",
+    ),
+    ErrorCode.CURRENCY_MISMATCH: (
+        422,
+        "The order's currency differs from the coupon's.",
+        "주문 통화가 쿠폰의 통화와 다릅니다.",
+    ),
+    ErrorCode.USER_LIMIT_REACHED: (
+        422,
+        "This user has used up their uses of the coupon.",
+        "이 사용자는 쿠폰 사용 횟수를 모두 사용했습니다.",
+    ),
     ErrorCode.COUPON_DISABLED: (422, "The coupon is disabled.", "사용이 중지된 쿠폰입니다."),
     ErrorCode.TOO_MANY_REQUESTS: (
         429,
@@ -157,6 +172,34 @@ REASONS: dict[Reason, tuple[str, str]] = {
     Reason.USER_REQUIRED_FOR_LIMIT: (
         "is required when useLimit is 2 to 5",
         "useLimit이 2~5이면 필수 항목입니다.",
+    ),
+    Reason.CURRENCY_REQUIRED_FOR_LIMITS: (
+        "is required when minOrderAmt or maxDiscAmt is set",
+        "minOrderAmt 또는 maxDiscAmt를 설정하면 필수 항목입니다.",
+    ),
+    Reason.PERCENT_ONLY: (
+        "applies to percent coupons (457) only",
+        "정률 쿠폰(457)에만 설정할 수 있습니다.",
+    ),
+    Reason.SHARED_CODE_ONLY: (
+        "applies only to a shared code (a coupon without userId)",
+        "userId가 없는 공용 쿠폰에만 설정할 수 있습니다.",
+    ),
+    Reason.UNLIMITED_ONLY: (
+        "applies only when useLimit is 0",
+        "useLimit이 0일 때만 설정할 수 있습니다.",
+    ),
+    Reason.AMOUNT_OUT_OF_RANGE: (
+        "must be greater than 0 and at most {high}",
+        "0보다 크고 {high} 이하여야 합니다.",
+    ),
+    Reason.AMOUNT_REQUIRED_FOR_MINIMUM: (
+        "is required: the coupon has a minimum order amount",
+        "쿠폰에 최소 주문 금액이 있어 필수 항목입니다.",
+    ),
+    Reason.ORDER_CURRENCY_REQUIRED: (
+        "is required: the coupon has no currency",
+        "쿠폰에 통화가 없어 필수 항목입니다.",
     ),
     Reason.CODE_GENERATED_IN_BULK: (
         "is generated in bulk creation; leave it out",

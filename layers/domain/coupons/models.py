@@ -36,10 +36,21 @@ from typing import (
 )
 
 from coupons.errors import CouponError, ErrorCode, FieldError, Invalid, Reason, invalid_field
+from coupons.pricing import (
+    MAX_ORDER_AMOUNT,
+    Order,
+    as_decimal,
+    decimals,
+    known_currency,
+    minor_digits,
+    order_of,
+)
 from coupons.rules import (
     FIXED_AMOUNT,
     MAX_INDEX,
+    MAX_PER_USER_LIMIT,
     MAX_PERCENT,
+    MAX_TOTAL_LIMIT,
     MAX_USE_LIMIT,
     NAMED_USER_LIMIT,
     PERCENT,
@@ -48,7 +59,6 @@ from coupons.rules import (
     with_real_names,
 )
 
-CURRENCIES = ("KRW", "CAD", "CNY", "EUR", "GBP", "IDR", "JPY", "MUR", "RUB", "SGD", "USD")
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 HEX_COLOR = r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$"
 HTTPS_URL = re.compile(r"^https://[^\s/?#@]+(?:[/?#]\S*)?$")
@@ -364,10 +374,7 @@ def _real_date(value: str) -> str:
 
 
 def _known_currency(value: str) -> str:
-    value = value.upper()
-    if value and value not in CURRENCIES:
-        raise Invalid(Reason.NOT_ONE_OF, choices=", ".join(CURRENCIES))
-    return value
+    return known_currency(value)
 
 
 def _shaped(pattern: re.Pattern[str], reason: Reason) -> Check:
@@ -423,6 +430,11 @@ class CouponTerms(Body):
     userEml: str = spec(default="", max_length=254, check=_email)
     userEtc1: str = spec(default="", max_length=500)
     userEtc2: str = spec(default="", max_length=500)
+    # Checkout rules (DESIGN 2.6): amounts in discCurrency, 0 = none.
+    minOrderAmt: float = spec(default=0)
+    maxDiscAmt: float = spec(default=0)
+    perUserLimit: int = spec(default=0, ge=0, le=MAX_PER_USER_LIMIT)
+    totalLimit: int = spec(default=0, ge=0, le=MAX_TOTAL_LIMIT)
 
     def _check(self, context: Mapping[str, Any]) -> None:
         # Raised as CouponError (not ValueError) so the message names the field.
@@ -433,18 +445,42 @@ class CouponTerms(Body):
                 raise invalid_field("discCurrency", Reason.CURRENCY_REQUIRED)
             if not 0 < self.disc <= MAX_AMOUNT:
                 raise invalid_field("disc", Reason.NOT_A_POSITIVE_AMOUNT)
-            if _decimals(self.disc) > _currency_digits(self.discCurrency):
+            if _decimals(self.disc) > minor_digits(self.discCurrency):
                 raise invalid_field("disc", Reason.TOO_MANY_DECIMALS)
         if self.strtYmd > self.endYmd:
             raise invalid_field("endYmd", Reason.END_BEFORE_START)
         today: date | None = context.get("today")
         if today is not None and self.endYmd > latest_end_date(today).isoformat():
             raise invalid_field("endYmd", Reason.END_TOO_LATE)
+        self._check_limits()
+        self._check_order_limits()
+
+    def _check_limits(self) -> None:
+        """Who may use the coupon how often: useLimit, perUserLimit, totalLimit."""
         if self.useLimit >= NAMED_USER_LIMIT and not self.userId:
             raise invalid_field("userId", Reason.USER_REQUIRED_FOR_LIMIT)
+        if self.perUserLimit and self.userId:
+            raise invalid_field("perUserLimit", Reason.SHARED_CODE_ONLY)
+        if self.totalLimit and self.useLimit:
+            raise invalid_field("totalLimit", Reason.UNLIMITED_ONLY)
+
+    def _check_order_limits(self) -> None:
+        """minOrderAmt and maxDiscAmt: amounts in discCurrency (then required), the maximum
+        for percent coupons only."""
+        for name, amount in (("minOrderAmt", self.minOrderAmt), ("maxDiscAmt", self.maxDiscAmt)):
+            if not 0 <= amount <= MAX_AMOUNT:
+                raise invalid_field(name, Reason.OUT_OF_RANGE, low=0, high=MAX_AMOUNT)
+        if self.maxDiscAmt and self.discTypeIdx != PERCENT:
+            raise invalid_field("maxDiscAmt", Reason.PERCENT_ONLY)
+        if (self.minOrderAmt or self.maxDiscAmt) and not self.discCurrency:
+            raise invalid_field("discCurrency", Reason.CURRENCY_REQUIRED_FOR_LIMITS)
+        for name, amount in (("minOrderAmt", self.minOrderAmt), ("maxDiscAmt", self.maxDiscAmt)):
+            if amount and _decimals(amount) > minor_digits(self.discCurrency):
+                raise invalid_field(name, Reason.TOO_MANY_DECIMALS)
 
 
 TERM_FIELDS = tuple(CouponTerms.fields())
+TERM_DEFAULTS = {name: f.default for name, f in CouponTerms.fields().items() if not f.required}
 
 
 @body
@@ -483,10 +519,28 @@ class UpdateRequest(Body):
 
 @body
 class RedeemRequest(Body):
+    """`amount` (> 0; 0 or absent: no order amount) and `currency` (default: the coupon's)
+    price the order (DESIGN 2.6)."""
+
     cpnNo: str = spec(max_length=64)
     userId: str = spec(default="", max_length=100)
     onsitePwd: str = spec(default="", max_length=100)
     memo: str = spec(default="", max_length=1000)
+    amount: float = spec(default=0)
+    currency: str = spec(default="", check=_known_currency)
+
+    @classmethod
+    def _check_sent(cls, sent: Mapping[str, Any]) -> None:
+        amount = sent.get("amount")
+        if isinstance(amount, int | float) and not isinstance(amount, bool) and amount <= 0:
+            raise invalid_field("amount", Reason.AMOUNT_OUT_OF_RANGE, high=MAX_ORDER_AMOUNT)
+
+    def _check(self, context: Mapping[str, Any]) -> None:
+        self.order()
+
+    def order(self) -> Order | None:
+        """The order to price, or None when the request has no amount."""
+        return order_of(self.amount or None, self.currency)
 
 
 @body
@@ -504,14 +558,4 @@ class CancelRequest(Body):
 
 
 def _decimals(amount: float) -> int:
-    from decimal import Decimal
-
-    exponent = Decimal(repr(amount)).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _currency_digits(currency: str) -> int:
-    # Babel's CLDR data is loaded only when a fixed-amount coupon is written.
-    from babel.numbers import get_currency_precision
-
-    return int(get_currency_precision(currency))
+    return decimals(as_decimal(amount))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Self
 
 from coupons import rules
-from coupons.errors import Reason, invalid_field
+from coupons.errors import Invalid, Reason, invalid_field
+from coupons.pricing import Order, known_currency, order_of
 
 DEFAULT_PAGE, MAX_PAGE = 20, 100
 MAX_USER_ID = 100
@@ -29,16 +30,23 @@ class CodeQuery:
 
 @dataclass(frozen=True)
 class ValidateQuery:
-    """?cpnNo=&userId= ("" when no user is named)."""
+    """?cpnNo=&userId=&amount=&currency= ("" when no user is named; `order` None without an
+    amount)."""
 
     cpnNo: str
     userId: str
+    order: Order | None = None
 
     @classmethod
     def parse(cls, params: Params) -> Self:
         params = rules.with_real_names(params)
         code = rules.normalize_code(params.get("cpnNo"))
-        return cls(code, optional_text(params.get("userId"), "userId", MAX_USER_ID))
+        user = optional_text(params.get("userId"), "userId", MAX_USER_ID)
+        try:
+            currency = known_currency(params.get("currency") or "")
+        except Invalid as error:
+            raise invalid_field("currency", error.reason, **error.params) from None
+        return cls(code, user, order_of(params.get("amount"), currency))
 
 
 @dataclass(frozen=True)

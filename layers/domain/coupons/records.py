@@ -30,6 +30,11 @@ class CouponTermsRecord(TypedDict):
     userEml: str
     userEtc1: str
     userEtc2: str
+    # Checkout rules (DESIGN 2.6); a coupon stored before them has none (0).
+    minOrderAmt: NotRequired[float]
+    maxDiscAmt: NotRequired[float]
+    perUserLimit: NotRequired[int]
+    totalLimit: NotRequired[int]
 
 
 # A coupon's status (DESIGN 2.6): a disabled one refuses validate and redeem (4231).
@@ -48,6 +53,7 @@ class StoredCoupon(CouponTermsRecord):
     pwdLockedUntil: NotRequired[int]  # ms; redemption with a password is locked until then
     rdm: NotRequired[dict[str, "RedemptionFields"]]  # its recent redemption records, by rdmId
     status: NotRequired[CouponStatus]  # absent: ACTIVE (disable/enable set it)
+    priced: NotRequired[int]  # 1 once a redemption priced an order (pricing.PRICING_TERMS)
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
@@ -62,6 +68,11 @@ class RedemptionFields(TypedDict):
     regTs: int
     cancelTs: NotRequired[int]
     cancelMemo: NotRequired[str]
+    # The order it was redeemed for (DESIGN 2.6): amount and currency as sent (the currency
+    # resolved), the discount once known (see store/redemptions.py).
+    amount: NotRequired[float]
+    currency: NotRequired[str]
+    discAmt: NotRequired[float]
 
 
 class RedemptionRecord(RedemptionFields):
@@ -102,12 +113,25 @@ class ApiKeyRecord(TypedDict):
     revoked: bool
 
 
+class Priced(TypedDict):
+    """What an order pays with the coupon (DESIGN 2.6), in the order's currency."""
+
+    discAmt: int | float
+    payAmt: int | float
+    formatDiscAmt: str
+    formatPayAmt: str
+
+
 class UseResult(TypedDict):
-    """The answer to redeem and to cancel."""
+    """The answer to redeem and to cancel; redeem with an amount adds the Priced fields."""
 
     rdmId: str
     useCnt: int
     remaining: int | None  # None: unlimited
+    discAmt: NotRequired[int | float]
+    payAmt: NotRequired[int | float]
+    formatDiscAmt: NotRequired[str]
+    formatPayAmt: NotRequired[str]
 
 
 class CouponObject(CouponTermsRecord):
@@ -120,6 +144,13 @@ class CouponObject(CouponTermsRecord):
     imgUrl: str
     useCnt: int
     regYmdt: str
+    # validate with an amount (Priced), and with a userId on a code counted per user
+    discAmt: NotRequired[int | float]
+    payAmt: NotRequired[int | float]
+    formatDiscAmt: NotRequired[str]
+    formatPayAmt: NotRequired[str]
+    userUseCnt: NotRequired[int]
+    userRemaining: NotRequired[int]
 
 
 class RedemptionView(TypedDict):
@@ -132,6 +163,9 @@ class RedemptionView(TypedDict):
     regYmdt: str
     cancelYmdt: str
     cancelMemo: str
+    amount: int | float | None  # None: redeemed without an order amount
+    currency: str
+    discAmt: int | float | None
 
 
 class Page[T](TypedDict):

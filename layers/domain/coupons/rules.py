@@ -6,10 +6,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupons import clock
 from coupons.errors import ErrorCode, Reason, invalid_field
+
+if TYPE_CHECKING:
+    from coupons.pricing import Order
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{8,16}$")
 # Generated codes avoid look-alikes: no 0/O and no 1/I.
@@ -21,6 +24,8 @@ NAMED_USER_LIMIT = 2  # a coupon of 2-5 uses belongs to one named user
 MAX_USE_LIMIT = 5
 MAX_PERCENT = 100
 MAX_INDEX = 2**31 - 1  # grpIdx, tmplIdx
+MAX_PER_USER_LIMIT = 1000
+MAX_TOTAL_LIMIT = 10**9
 # A coupon's status (DESIGN 2.6): disable/enable set it at any time, even after use; a coupon
 # stored without one is active. A disabled coupon refuses validate and redeem (4231) before any
 # other rule; its redemptions can still be cancelled and its terms still edited.
@@ -139,13 +144,21 @@ def latest_end_date(today: date) -> date:
     return date(today.year + 1, 12, 31)
 
 
+def use_cap(coupon: Mapping[str, Any]) -> int:
+    """How many uses the coupon allows in all: useLimit, or for an unlimited one its
+    totalLimit (DESIGN 2.6); 0 = no cap."""
+    return int(coupon["useLimit"]) or int(coupon.get("totalLimit") or 0)
+
+
 def remaining_uses(coupon: Mapping[str, Any]) -> int | None:
-    if coupon["useLimit"] == UNLIMITED:
+    """Uses left before 4222; None when there is no cap."""
+    cap = use_cap(coupon)
+    if cap == UNLIMITED:
         return None
-    return max(0, int(coupon["useLimit"]) - int(coupon["useCnt"]))
+    return max(0, cap - int(coupon["useCnt"]))
 
 
-def refusal(  # noqa: PLR0911 - one return per rule, in the contract's order
+def refusal(  # noqa: PLR0913 - the coupon, and the facts of one request
     coupon: Mapping[str, Any],
     today: date,
     now_ms: int | None = None,
@@ -154,15 +167,19 @@ def refusal(  # noqa: PLR0911 - one return per rule, in the contract's order
     user_id: str,
     onsite_pwd: str = "",
     redeeming: bool,
+    order: "Order | None" = None,
+    user_uses: int | None = None,
 ) -> ErrorCode | None:
     """The first rule the coupon fails for this request, in the contract's order: 4231
     (disabled), 4220, 4221, 4223, 4224, 4290 (the password lock, right before the password),
-    4225, 4222.
+    4225, 4222, 4230, then the order's: 4229 and 4228 (order_refusal).
 
     An empty `user_id` means the request names no user. Validate (`redeeming=False`) checks
     the user only when one is named and never the on-site password or its lock. `now_ms` is
-    the time of the attempt (clock.now_ms(); None: now). The store's redeem condition
-    expression encodes the same rules atomically; this function names the one that refused.
+    the time of the attempt (clock.now_ms(); None: now). `user_uses` is how many uses the
+    named user has of a shared code with a perUserLimit (None: not known, not checked). The
+    store's redeem condition expression encodes the same rules atomically; this function
+    names the one that refused.
     """
     if coupon.get("status", ACTIVE) == DISABLED:
         return ErrorCode.COUPON_DISABLED
@@ -171,18 +188,74 @@ def refusal(  # noqa: PLR0911 - one return per rule, in the contract's order
         return ErrorCode.NOT_YET_VALID
     if day > coupon["endYmd"]:
         return ErrorCode.EXPIRED
-    use_limit = int(coupon["useLimit"])
-    if redeeming and use_limit >= NAMED_USER_LIMIT and not user_id:
+    return (
+        _user_refusal(coupon, user_id, redeeming=redeeming)
+        or (_password_refusal(coupon, now_ms, onsite_pwd) if redeeming else None)
+        or _count_refusal(coupon, user_id, user_uses)
+        or order_refusal(coupon, order, redeeming=redeeming)
+    )
+
+
+def _user_refusal(coupon: Mapping[str, Any], user_id: str, *, redeeming: bool) -> ErrorCode | None:
+    """4223: a coupon of 2-5 uses (one named user) or a shared code counted per user, redeemed
+    without a user; 4224: another user than the coupon's."""
+    per_user = int(coupon.get("perUserLimit") or 0)
+    if redeeming and not user_id and (int(coupon["useLimit"]) >= NAMED_USER_LIMIT or per_user):
         return ErrorCode.USER_REQUIRED
     if user_id and coupon["userId"] and user_id != coupon["userId"]:
         return ErrorCode.USER_MISMATCH
-    if redeeming and coupon["onsitePwd"]:
-        if password_lock_seconds(coupon, clock.now_ms() if now_ms is None else now_ms):
-            return ErrorCode.TOO_MANY_REQUESTS
-        if onsite_pwd != coupon["onsitePwd"]:
-            return ErrorCode.ONSITE_PASSWORD
-    if use_limit != UNLIMITED and int(coupon["useCnt"]) >= use_limit:
+    return None
+
+
+def _password_refusal(
+    coupon: Mapping[str, Any], now_ms: int | None, onsite_pwd: str
+) -> ErrorCode | None:
+    """4290 while the coupon's password is locked, else 4225 for a wrong or missing one."""
+    if not coupon["onsitePwd"]:
+        return None
+    if password_lock_seconds(coupon, clock.now_ms() if now_ms is None else now_ms):
+        return ErrorCode.TOO_MANY_REQUESTS
+    if onsite_pwd != coupon["onsitePwd"]:
+        return ErrorCode.ONSITE_PASSWORD
+    return None
+
+
+def _count_refusal(
+    coupon: Mapping[str, Any], user_id: str, user_uses: int | None
+) -> ErrorCode | None:
+    """4222 when the coupon's uses (useLimit, or totalLimit) are used up; 4230 when the named
+    user's of a shared code are (perUserLimit)."""
+    if remaining_uses(coupon) == 0:
         return ErrorCode.USAGE_LIMIT_REACHED
+    per_user = int(coupon.get("perUserLimit") or 0)
+    if per_user and user_id and user_uses is not None and user_uses >= per_user:
+        return ErrorCode.USER_LIMIT_REACHED
+    return None
+
+
+def order_refusal(
+    coupon: Mapping[str, Any], order: "Order | None", *, redeeming: bool
+) -> ErrorCode | None:
+    """The order's refusal, in the contract's order (last): 4229, a currency the coupon
+    cannot price (4001 on `currency`, or on `amount` for its decimals), 4228, and a redemption
+    of a coupon with a minimum without an amount (4001 on `amount`)."""
+    minimum = coupon.get("minOrderAmt") or 0
+    if order is None:
+        if redeeming and minimum:
+            raise invalid_field("amount", Reason.AMOUNT_REQUIRED_FOR_MINIMUM)
+        return None
+    from coupons import pricing
+
+    currency = order.currency_for(coupon)
+    if not currency:
+        raise invalid_field("currency", Reason.ORDER_CURRENCY_REQUIRED)
+    own = coupon.get("discCurrency") or ""
+    if own and currency != own and (coupon["discTypeIdx"] != PERCENT or pricing.has_limits(coupon)):
+        return ErrorCode.CURRENCY_MISMATCH
+    if pricing.decimals(order.amount) > pricing.minor_digits(currency):
+        raise invalid_field("amount", Reason.TOO_MANY_DECIMALS)
+    if order.amount < pricing.as_decimal(minimum):
+        return ErrorCode.BELOW_MINIMUM
     return None
 
 

@@ -1,7 +1,12 @@
 """What the API shows of stored records: the coupon object and a redemption's history item."""
 
+from typing import TYPE_CHECKING
+
 from coupons.clock import local_time
-from coupons.records import CouponObject, RedemptionRecord, RedemptionView, StoredCoupon
+from coupons.records import CouponObject, Priced, RedemptionRecord, RedemptionView, StoredCoupon
+
+if TYPE_CHECKING:
+    from coupons.pricing import Quote
 
 
 def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
@@ -42,6 +47,23 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
         "webhookEnableYn": coupon["webhookEnableYn"],
         "onsitePwdSet": bool(coupon["onsitePwd"]),
         "status": coupon.get("status", "ACTIVE"),
+        "minOrderAmt": float(coupon.get("minOrderAmt", 0)),
+        "maxDiscAmt": float(coupon.get("maxDiscAmt", 0)),
+        "perUserLimit": coupon.get("perUserLimit", 0),
+        "totalLimit": coupon.get("totalLimit", 0),
+    }
+
+
+def priced(quote: "Quote", language: str) -> Priced:
+    """The discount on an order and what remains to pay, as numbers and formatted."""
+    from coupons.formatting import format_amount
+    from coupons.pricing import as_json_number
+
+    return {
+        "discAmt": as_json_number(quote.discAmt),
+        "payAmt": as_json_number(quote.payAmt),
+        "formatDiscAmt": format_amount(quote.discAmt, quote.currency, language),
+        "formatPayAmt": format_amount(quote.payAmt, quote.currency, language),
     }
 
 
@@ -55,4 +77,15 @@ def redemption_view(record: RedemptionRecord) -> RedemptionView:
         "regYmdt": local_time(int(record["regTs"])),
         "cancelYmdt": local_time(int(cancelled)) if cancelled is not None else "",
         "cancelMemo": record.get("cancelMemo", ""),
+        "amount": _number(record.get("amount")),
+        "currency": record.get("currency", ""),
+        "discAmt": _number(record.get("discAmt")),
     }
+
+
+def _number(value: object) -> int | float | None:
+    """A stored amount (a float, or a Decimal just computed) as a JSON number: 12 for 12.0."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]  # a number
+    return int(number) if number == int(number) else number

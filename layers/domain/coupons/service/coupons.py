@@ -15,7 +15,7 @@ from coupons.queries import CodeQuery, ValidateQuery
 from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon
 from coupons.store import coupons as coupon_items
 from coupons.store.client import ConditionFailed
-from coupons.views import coupon_object
+from coupons.views import coupon_object, priced
 
 if TYPE_CHECKING:
     from coupons.models import BulkCreateRequest, CodeRequest, CreateRequest, UpdateRequest
@@ -106,7 +106,8 @@ def _create_bulk(account: str, request: "BulkCreateRequest") -> list[str]:
 
 def update_coupon(account: str, request: "UpdateRequest") -> str:
     """Fields present change, fields absent (or null) stay; once used, only memo may change."""
-    from coupons.models import TERM_FIELDS, CouponTerms, parse
+    from coupons.models import TERM_DEFAULTS, TERM_FIELDS, CouponTerms, parse
+    from coupons.pricing import PRICING_TERMS
 
     cpn_no = rules.normalize_code(request.cpnNo)
     edits = request.edits
@@ -115,7 +116,8 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
         if stored is None:
             raise CouponError(ErrorCode.COUPON_NOT_FOUND)
         stored_terms: Mapping[str, object] = stored
-        current = {name: stored_terms[name] for name in TERM_FIELDS}
+        # A coupon stored before a field existed has its default.
+        current = {name: stored_terms.get(name, TERM_DEFAULTS.get(name)) for name in TERM_FIELDS}
         # The stored password is a digest: only an edited one is validated (and digested).
         unchanged_password = {"onsitePwd": ""} if "onsitePwd" not in edits else {}
         parsed = parse(CouponTerms, {**current, **unchanged_password, **edits}, today=clock.today())
@@ -126,7 +128,8 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
         if not changes:
             return cpn_no
         locked = set(changes) - {"memo"}
-        if locked and stored["useCnt"] > 0:
+        repriced = bool(PRICING_TERMS & set(changes))
+        if _locked(stored, used=bool(locked), repriced=repriced):
             raise CouponError(ErrorCode.COUPON_LOCKED)
         try:
             coupon_items.update(
@@ -137,16 +140,23 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
                 # The memo may change at any time, whatever else did: last writer wins.
                 version=stored["ver"] if locked else None,
                 unused_only=bool(locked),
+                unpriced_only=repriced,
             )
             return cpn_no
         except ConditionFailed as failed:
             old = coupon_items.as_coupon(failed.old)
             if old is None:
                 raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
-            if locked and old["useCnt"] > 0:
+            if _locked(old, used=bool(locked), repriced=repriced):
                 raise CouponError(ErrorCode.COUPON_LOCKED) from None
             # Edited concurrently (or deleted and re-created): merge again over what is there.
     raise storage_busy()
+
+
+def _locked(coupon: StoredCoupon, *, used: bool, repriced: bool) -> bool:
+    """Whether an edit is refused (4091): of terms while the coupon has uses, or of the terms
+    that price an order once it priced one (pricing.PRICING_TERMS)."""
+    return (used and coupon["useCnt"] > 0) or (repriced and bool(coupon.get("priced")))
 
 
 def disable_coupon(account: str, request: "CodeRequest") -> str:
@@ -178,7 +188,30 @@ def validate_coupon(account: str, query: ValidateQuery, language: str) -> Coupon
     coupon = coupon_items.get(account, query.cpnNo)
     if coupon is None:
         raise CouponError(ErrorCode.COUPON_NOT_FOUND)
-    refused = rules.refusal(coupon, clock.today(), user_id=query.userId, redeeming=False)
+    order = query.order
+    per_user = int(coupon.get("perUserLimit") or 0)
+    # A shared code counted per user: the user's count is an item of its own (a second read).
+    user_uses = (
+        coupon_items.user_uses(account, query.cpnNo, coupon["cid"], query.userId)
+        if per_user and query.userId
+        else None
+    )
+    refused = rules.refusal(
+        coupon,
+        clock.today(),
+        user_id=query.userId,
+        redeeming=False,
+        order=order,
+        user_uses=user_uses,
+    )
     if refused is not None:
         raise CouponError(refused)
-    return coupon_object(coupon, language)
+    shown = coupon_object(coupon, language)
+    if user_uses is not None:
+        shown["userUseCnt"] = user_uses
+        shown["userRemaining"] = max(0, per_user - user_uses)
+    if order is not None:
+        from coupons.pricing import quote
+
+        shown.update(priced(quote(coupon, order), language))  # type: ignore[typeddict-item]
+    return shown

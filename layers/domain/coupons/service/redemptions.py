@@ -10,21 +10,28 @@ the coupon the failed condition returns. Cancellation alike."""
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from coupons import clock, containers, cursors, rules
+from coupons import clock, containers, cursors, pricing, rules
 from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, guarded
 from coupons.observability import count
 from coupons.queries import HistoryQuery
-from coupons.records import Page, PasswordGuard, RedemptionView, StoredCoupon, UseResult
+from coupons.records import (
+    Page,
+    PasswordGuard,
+    RedemptionRecord,
+    RedemptionView,
+    StoredCoupon,
+    UseResult,
+)
 from coupons.service.lockout import refuse_wrong_password, shared_counters, with_shared_locks
 from coupons.store import coupons as coupon_items
 from coupons.store import redemptions as redemption_items
 from coupons.store.client import ConditionFailed
 from coupons.store.idempotency import Guard
 from coupons.store.redemptions import Belief
-from coupons.views import redemption_view
+from coupons.views import priced, redemption_view
 
 if TYPE_CHECKING:
     from coupons.models import CancelRequest, RedeemRequest
@@ -45,20 +52,60 @@ _FIRST_CANCEL_GUESS = (1, 1)
 containers.on_reset(_seen.clear)
 
 
-def _pinned(belief: tuple[int, int], attempt: int) -> Belief:
-    if belief[1] == rules.UNLIMITED and attempt >= _PINNED_UNLIMITED_ATTEMPTS:
+# What this container last saw of a coupon's terms (`_TERMS`, with its version `ver` and
+# instance `cid`): what a transaction pins and prices an order with, and whether the coupon
+# counts uses per user.
+_terms: dict[tuple[str, str], StoredCoupon] = {}
+_TERMS = (
+    "useCnt",
+    "useLimit",
+    "totalLimit",
+    "perUserLimit",
+    "cid",
+    "ver",
+    "discTypeIdx",
+    "disc",
+    "discCurrency",
+    "maxDiscAmt",
+    "minOrderAmt",
+)
+containers.on_reset(_terms.clear)
+
+
+def _learn(account: str, code: str, coupon: StoredCoupon | None) -> StoredCoupon:
+    """Remember the coupon's terms (4040 when there is no coupon)."""
+    if coupon is None:
+        raise CouponError(ErrorCode.COUPON_NOT_FOUND)
+    if len(_terms) >= _SEEN_LIMIT:
+        _terms.clear()
+    terms = cast(StoredCoupon, {name: coupon[name] for name in _TERMS if name in coupon})  # type: ignore[literal-required]
+    _terms[(account, code)] = terms
+    return terms
+
+
+def _pinned(belief: tuple[int, int], attempt: int, terms: StoredCoupon | None = None) -> Belief:
+    """The count and limit a transaction pins: an uncapped coupon's count only on the first
+    attempt, so that a hot coupon cannot starve a request (its count is then approximate)."""
+    capped = belief[1] != rules.UNLIMITED or (terms is not None and rules.use_cap(terms))
+    if not capped and attempt >= _PINNED_UNLIMITED_ATTEMPTS:
         return None, belief[1]
     return belief
 
 
 def redeem_coupon(
-    account: str, request: "RedeemRequest", key: IdempotencyKey | None = None
+    account: str, request: "RedeemRequest", key: IdempotencyKey | None = None, language: str = "en"
 ) -> UseResult | Replayed[UseResult]:
     """Count one use of the coupon under every rule (see the module docstring). A wrong
     on-site password is then counted towards the coupon's lock by one more request."""
     code = rules.normalize_code(request.cpnNo)
     today = clock.today().isoformat()
+    order = request.order()
     belief = _seen.get((account, code), _FIRST_GUESS)
+    terms = _terms.get((account, code))
+    if terms is None and order is not None and key is not None:
+        # A transaction answers nothing: the discount it reports needs the coupon's terms.
+        terms = _learn(account, code, coupon_items.get(account, code))
+        belief = int(terms["useCnt"]), int(terms["useLimit"])
     not_before = 0  # the record's time must not precede the coupon's creation
     presented = rules.Presented.of(account, request.onsitePwd)
     shared_locks: dict[str, PasswordGuard] = {}  # shared wrong-password counters found locked
@@ -67,40 +114,42 @@ def redeem_coupon(
         rdm_id = rules.new_id(max(attempted_at, not_before))
         # With a shared counter locked, only a coupon without a password may be redeemed.
         counters = shared_counters(account, presented) if not shared_locks else ()
-        single = key is None and not counters  # one UpdateItem, which answers for itself
-        pinned = None if single else _pinned(belief, attempt)
+        per_user = _per_user(terms, request.userId)
+        # One UpdateItem, which answers for itself; else a transaction, pinned to beliefs.
+        single = key is None and not counters and per_user is None
+        quote = None if single or order is None or terms is None else pricing.quote(terms, order)
         facts = redemption_items.Attempt(
             today=today,
             user_id=request.userId,
             onsite_pwd=(presented.digest, presented.clear),
-            record={
-                "rdmId": rdm_id,
-                "userId": request.userId,
-                "memo": request.memo,
-                "status": "REDEEMED",
-                "regTs": int(rdm_id[:12], 16),
-            },
+            record=_record(rdm_id, request, order, quote),
             now=attempted_at,
-            belief=pinned,
+            belief=None if single else _pinned(belief, attempt, terms),
             without_password=bool(shared_locks),
+            order=order,
+            per_user=per_user,
+            version=None if single or terms is None else int(terms["ver"]),
         )
         write = _redemption(account, code, facts, counters)
         try:
             if single:
                 after = write(None)
                 assert after is not None
-                limit = int(after["useLimit"])
-                result = _use_result(rdm_id, int(after["useCnt"]), limit)
+                terms = _learn(account, code, after)
+                result = _counted(rdm_id, after, order, language)
                 redemption_items.move_out(account, code, after)
             else:
-                limit = belief[1]
-                result = _use_result(rdm_id, belief[0] + 1, limit)
+                counted = {**(terms or {}), "useCnt": belief[0] + 1, "useLimit": belief[1]}
+                result = _use_result(rdm_id, belief[0] + 1, counted)
+                if quote is not None:
+                    result.update(priced(quote, language))  # type: ignore[typeddict-item]
                 replayed = guarded(key, result, write)
                 if replayed is not None:
                     return _still_standing(account, code, presented, replayed)
         except redemption_items.Refused as failed:
             shared_locks |= failed.locks
             if not failed.coupon_failed:
+                _refuse_user(failed)
                 continue  # the coupon's own rules held: try it as a coupon without a password
             coupon = _refused(
                 account,
@@ -114,12 +163,67 @@ def redeem_coupon(
             _make_room(account, code, coupon, facts)
             if coupon["onsitePwd"]:
                 shared_locks = {}  # none of them holds for it now: check them again
+            terms = _learn(account, code, coupon)
             belief, not_before = (int(coupon["useCnt"]), int(coupon["useLimit"])), coupon["regTs"]
             continue
-        _remember(account, code, result["useCnt"], limit)
+        _remember(
+            account, code, result["useCnt"], belief[1] if terms is None else int(terms["useLimit"])
+        )
         count("Redemptions")
         return result
     raise storage_busy()
+
+
+def _counted(
+    rdm_id: str, after: StoredCoupon, order: pricing.Order | None, language: str
+) -> UseResult:
+    """The answer of a redemption whose write returned the coupon after it."""
+    result = _use_result(rdm_id, int(after["useCnt"]), after)
+    if order is not None:
+        result.update(priced(pricing.quote(after, order), language))  # type: ignore[typeddict-item]
+    return result
+
+
+def _refuse_user(failed: redemption_items.Refused) -> None:
+    """4230 when the coupon's rules held and only the user's count refused (a shared lock
+    found locked comes first: the redemption is tried again without a password)."""
+    if failed.user_failed and not failed.locks:
+        count("RedemptionsRejected", reason=ErrorCode.USER_LIMIT_REACHED.name)
+        raise CouponError(ErrorCode.USER_LIMIT_REACHED)
+
+
+def _per_user(terms: StoredCoupon | None, user_id: str) -> redemption_items.PerUser | None:
+    """How the redemption counts the user's uses: on their own item when the coupon (as this
+    container knows it) is a shared code with a perUserLimit and a user is named."""
+    if terms is None or not user_id:
+        return None
+    limit = int(terms.get("perUserLimit") or 0)
+    if not limit:
+        return None
+    return redemption_items.PerUser(limit, str(terms["cid"]))
+
+
+def _record(
+    rdm_id: str, request: "RedeemRequest", order: pricing.Order | None, quote: pricing.Quote | None
+) -> RedemptionRecord:
+    """The redemption's record: its order's amount and currency (the coupon's when the
+    request names none: filled in with the discount when it is known, see
+    store/redemptions.py)."""
+    record: RedemptionRecord = {
+        "rdmId": rdm_id,
+        "userId": request.userId,
+        "memo": request.memo,
+        "status": "REDEEMED",
+        "regTs": int(rdm_id[:12], 16),
+    }
+    if order is not None:
+        record["amount"] = order.amount  # type: ignore[typeddict-item]  # stored exact
+        if quote is not None:
+            record["currency"] = quote.currency
+            record["discAmt"] = quote.discAmt  # type: ignore[typeddict-item]
+        elif order.currency:
+            record["currency"] = order.currency
+    return record
 
 
 def _make_room(
@@ -132,6 +236,15 @@ def _make_room(
     disagree, which is a bug."""
     records = coupon.get(coupon_items.INLINE)
     pinned = attempt.belief
+    per_user = attempt.per_user
+    counted_per_user = bool(coupon.get("perUserLimit")) and bool(attempt.user_id)
+    if counted_per_user != (per_user is not None) or (
+        per_user is not None
+        and (per_user.limit, per_user.cid) != (coupon.get("perUserLimit"), coupon["cid"])
+    ):
+        return  # counted per user or not, as the coupon now is
+    if attempt.version not in (None, coupon["ver"]):
+        return  # its terms changed
     if records is None:
         coupon_items.give_records_map(account, code)
     elif len(records) >= redemption_items.MOST_INLINE:
@@ -195,7 +308,7 @@ def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
     account: str,
     code: str,
     request: "RedeemRequest",
-    failed: ConditionFailed,
+    failed: redemption_items.Refused,
     *,
     when: tuple[str, int],
     presented: rules.Presented,
@@ -217,6 +330,9 @@ def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
         user_id=request.userId,
         onsite_pwd=presented.as_stored(coupon["onsitePwd"]),
         redeeming=True,
+        order=request.order(),
+        # The user's own count refused too: they are at the coupon's perUserLimit.
+        user_uses=int(coupon.get("perUserLimit") or 0) if failed.user_failed else None,
     )
     if refused is None:
         return coupon
@@ -238,8 +354,9 @@ def cancel_redemption(
     redeemed_at = int(request.rdmId[:12], 16)
     belief = _seen.get((account, code), _FIRST_CANCEL_GUESS)
     inline = True  # most cancellations come soon after the use, its record still on the coupon
+    user: _UserUse | None = None  # a use counted per user too: whose, under which terms
     for attempt in range(_ATTEMPTS):
-        single = key is None and inline
+        single = key is None and inline and user is None
         write = _cancellation(
             account,
             code,
@@ -247,16 +364,18 @@ def cancel_redemption(
             None if single else _pinned(belief, attempt),
             inline=inline,
             redeemed_at=redeemed_at,
+            user=user,
         )
         try:
             if single:
                 after = write(None)
                 assert after is not None
                 limit = int(after["useLimit"])
-                result = _use_result(request.rdmId, int(after["useCnt"]), limit)
+                result = _use_result(request.rdmId, int(after["useCnt"]), after)
             else:
                 limit = belief[1]
-                result = _use_result(request.rdmId, max(belief[0] - 1, 0), limit)
+                known: dict[str, Any] = {**_terms.get((account, code), {}), "useLimit": limit}
+                result = _use_result(request.rdmId, max(belief[0] - 1, 0), known)
                 replayed = guarded(key, result, write)
                 if replayed is not None:
                     return replayed
@@ -264,6 +383,11 @@ def cancel_redemption(
             raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND) from None
         except redemption_items.NotInline:
             inline = False
+            continue
+        except redemption_items.CountedPerUser as counted:
+            holder = counted.coupon
+            user = _user_use(account, code, request.rdmId, holder)
+            belief = int(holder["useCnt"]), int(holder["useLimit"])
             continue
         except ConditionFailed as failed:
             coupon = coupon_items.as_coupon(failed.old)
@@ -277,7 +401,24 @@ def cancel_redemption(
     raise storage_busy()
 
 
-def _cancellation(
+# A use counted per user: the coupon's perUserLimit and instance, and the user.
+type _UserUse = tuple[redemption_items.PerUser, str]
+
+
+def _user_use(account: str, code: str, rdm_id: str, coupon: StoredCoupon) -> _UserUse:
+    """Whose count a cancellation gives the use back to: the record's user (on the coupon,
+    else read from its own item: one more request)."""
+    record = (coupon.get(coupon_items.INLINE) or {}).get(rdm_id)
+    if record is None:
+        _, moved, _ = redemption_items.standing(account, code, rdm_id)
+        if moved is None:
+            raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
+        record = moved
+    per_user = redemption_items.PerUser(int(coupon.get("perUserLimit") or 0), coupon["cid"])
+    return per_user, record["userId"]
+
+
+def _cancellation(  # noqa: PLR0913 - the request, and what the attempt believes
     account: str,
     code: str,
     request: "CancelRequest",
@@ -285,6 +426,7 @@ def _cancellation(
     *,
     inline: bool,
     redeemed_at: int,
+    user: "_UserUse | None",
 ) -> Callable[[Guard | None], StoredCoupon | None]:
     def write(guard: Guard | None) -> StoredCoupon | None:
         cancellation = redemption_items.Cancellation(
@@ -293,6 +435,8 @@ def _cancellation(
             cancel_ts=clock.now_ms(),
             memo=request.memo,
             belief=belief,
+            per_user=None if user is None else user[0],
+            user_id="" if user is None else user[1],
         )
         return redemption_items.cancel(account, code, cancellation, inline=inline, guard=guard)
 
@@ -319,7 +463,7 @@ def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView
         for record in redemption_items.inline_records(coupon)
         if before is None or record["rdmId"] < before
     ]
-    by_id = {record["rdmId"]: record for record in [*inline, *moved]}
+    by_id = {record["rdmId"]: pricing.completed(record, coupon) for record in [*inline, *moved]}
     # One more than asked tells whether there is a next page.
     records = sorted(by_id.values(), key=lambda record: record["rdmId"], reverse=True)
     page = records[: query.limit]
@@ -332,11 +476,13 @@ def redemption_history(account: str, query: HistoryQuery) -> Page[RedemptionView
     }
 
 
-def _use_result(rdm_id: str, use_count: int, use_limit: int) -> UseResult:
+def _use_result(rdm_id: str, use_count: int, coupon: Mapping[str, Any]) -> UseResult:
+    """The answer: the coupon's count after, and what remains of its cap (useLimit, or
+    totalLimit; None when there is none)."""
     return {
         "rdmId": rdm_id,
         "useCnt": use_count,
-        "remaining": rules.remaining_uses({"useCnt": use_count, "useLimit": use_limit}),
+        "remaining": rules.remaining_uses({**coupon, "useCnt": use_count}),
     }
 
 

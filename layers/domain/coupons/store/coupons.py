@@ -6,7 +6,7 @@ redemptions.py; the listing indexes' keys are in keys.py.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from coupons import settings
 from coupons.errors import storage_busy
@@ -31,6 +31,7 @@ from coupons.store.keys import (
     coupon_pk,
     index_keys,
     index_partition,
+    user_uses_key,
 )
 
 if TYPE_CHECKING:
@@ -95,9 +96,15 @@ def returned_coupon(update: "UpdateTypeDef") -> StoredCoupon:
 
 
 def moved_out(
-    account: str, cpn_no: str, records: Mapping[str, Mapping[str, object]]
+    account: str,
+    cpn_no: str,
+    records: Mapping[str, Mapping[str, object]],
+    coupon: Mapping[str, Any],
 ) -> "list[TransactWriteItemTypeDef]":
-    """The puts that give each of the coupon's own records an item of its own (SK R#<rdmId>)."""
+    """The puts that give each of the coupon's own records an item of its own (SK R#<rdmId>),
+    with their order's discount (pricing.completed)."""
+    from coupons.pricing import completed
+
     table = settings.current().table_name
     return [
         {
@@ -108,7 +115,7 @@ def moved_out(
                         "PK": coupon_pk(account, cpn_no),
                         "SK": REDEMPTION_PREFIX + rdm_id,
                         "rdmId": rdm_id,
-                        **fields,
+                        **completed(fields, coupon),
                     }
                 ),
             }
@@ -140,6 +147,18 @@ def get(account: str, cpn_no: str, *, consistent: bool = False) -> StoredCoupon 
         )
     )
     return as_coupon(from_item(response.get("Item")))
+
+
+def user_uses(account: str, cpn_no: str, cid: str, user_id: str) -> int:
+    """How many uses the user has of the coupon (instance `cid`) counted per user
+    (store/redemptions.py counts them). One eventually consistent GetItem."""
+    response = request(
+        lambda db, table: db.get_item(
+            TableName=table, Key=user_uses_key(account, cpn_no, cid, user_id)
+        )
+    )
+    found = from_item(response.get("Item"))
+    return int(found["n"]) if found else 0
 
 
 def _new_coupon_put(table: str, account: str, coupon: StoredCoupon) -> "PutTypeDef":
@@ -180,7 +199,7 @@ def put_new_batch(account: str, coupons: Sequence[StoredCoupon]) -> list[int]:
     return []
 
 
-def update(
+def update(  # noqa: PLR0913 - the compare-and-set's facts
     account: str,
     cpn_no: str,
     changes: Mapping[str, object],
@@ -188,9 +207,11 @@ def update(
     instance: str,
     version: int | None,
     unused_only: bool,
+    unpriced_only: bool = False,
 ) -> None:
     """Set `changes` on the coupon if it is still the same instance, at the same version
-    (None: at any) and, when `unused_only`, still unused. Raises ConditionFailed with the old
+    (None: at any), when `unused_only` still unused, and when `unpriced_only` it never priced
+    an order. Raises ConditionFailed with the old
     item otherwise."""
     changes = dict(changes)
     removals = []
@@ -207,6 +228,8 @@ def update(
         condition += " AND ver = :ver"
     if unused_only:
         condition += " AND useCnt = :zero"
+    if unpriced_only:  # see pricing.PRICING_TERMS
+        condition += " AND attribute_not_exists(priced)"
     # An edit of terms moves the version on; the memo alone does not (it is not pinned).
     expression = "SET " + ", ".join([*sets, *(["ver = ver + :one"] if version is not None else [])])
     if removals:
@@ -245,6 +268,7 @@ def delete(account: str, cpn_no: str) -> bool:
     coupon item move to items of their own in the same transaction (one more request, only
     for a coupon that has any)."""
     records: Mapping[str, Mapping[str, object]] | None = None
+    holder: Item = {}  # the coupon the records are on
     for attempt in range(_DELETE_ATTEMPTS):
         if records is None:
             condition = "attribute_exists(PK) AND (attribute_not_exists(rdm) OR size(rdm) = :zero)"
@@ -262,7 +286,7 @@ def delete(account: str, cpn_no: str) -> bool:
             if records is None:
                 _delete_item(action)
             else:
-                transact([{"Delete": action}, *moved_out(account, cpn_no, records)])
+                transact([{"Delete": action}, *moved_out(account, cpn_no, records, holder)])
             return True
         except ConditionFailed as failed:
             old = failed.old
@@ -272,7 +296,7 @@ def delete(account: str, cpn_no: str) -> bool:
             return False
         if records is not None:  # the move was refused by a change in between: wait a little
             backoff(attempt)
-        records = old.get(INLINE) or None
+        records, holder = old.get(INLINE) or None, old
     raise storage_busy()
 
 

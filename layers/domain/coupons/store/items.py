@@ -12,7 +12,7 @@ type Item = dict[str, Any]
 type AttributeMap = dict[str, "AttributeValueTypeDef"]
 
 
-def to_attr(value: object) -> "AttributeValueTypeDef":
+def to_attr(value: object) -> "AttributeValueTypeDef":  # noqa: PLR0911 - one per type
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):
@@ -21,6 +21,8 @@ def to_attr(value: object) -> "AttributeValueTypeDef":
         return {"N": str(value)}
     if isinstance(value, float):
         return {"N": format(Decimal(repr(value)), "f")}
+    if isinstance(value, Decimal):
+        return {"N": format(value, "f")}
     if isinstance(value, list):
         return {"L": [to_attr(element) for element in value]}
     if isinstance(value, dict):

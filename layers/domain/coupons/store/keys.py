@@ -28,6 +28,15 @@ def redemption_key(account: str, cpn_no: str, rdm_id: str) -> AttributeMap:
     return key(coupon_pk(account, cpn_no), REDEMPTION_PREFIX + rdm_id)
 
 
+USER_USES_PREFIX = "U#"
+
+
+def user_uses_key(account: str, cpn_no: str, cid: str, user_id: str) -> AttributeMap:
+    """The count of one user's uses of a shared code counted per user (DESIGN 2.6), in the
+    coupon's partition; per instance (`cid`), so a re-created code starts from 0."""
+    return key(coupon_pk(account, cpn_no), f"{USER_USES_PREFIX}{cid}#{user_id}")
+
+
 def idempotency_pk(account: str, route: str, key_hash: str) -> str:
     return f"A#{account}#IK#{route}#{key_hash}"
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from coupons import rules, settings
+from coupons.pricing import CURRENCIES, Order, decimals, minor_digits
 from coupons.records import PasswordGuard, RedemptionRecord, StoredCoupon
 from coupons.store import guards
 from coupons.store.client import ConditionFailed, get_many, request, transact
@@ -45,6 +46,7 @@ from coupons.store.keys import (
     coupon_key,
     coupon_pk,
     redemption_key,
+    user_uses_key,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +57,12 @@ if TYPE_CHECKING:
         TransactWriteItemTypeDef,
         UpdateTypeDef,
     )
+
+
+def _none(name: str) -> str:
+    """A number attribute that is absent (a coupon stored before it existed) or 0: none."""
+    return f"(attribute_not_exists({name}) OR {name} = :zero)"
+
 
 # The rules of rules.refusal as one condition on the coupon item, plus "the coupon is not
 # younger than the record" (see the module docstring) and "it has its record map, with room".
@@ -67,11 +75,16 @@ REDEEM_RULES = (
     " AND {user_rule}"
     " AND (onsitePwd = :empty OR ((onsitePwd = :pwd OR onsitePwd = :clearpwd) AND {unlocked}))"
     " AND (useLimit = :zero OR useCnt < useLimit)"
+    " AND (attribute_not_exists(totalLimit) OR totalLimit = :zero OR useCnt < totalLimit)"
+    " AND {per_user_rule} AND {order_rule}"
     " AND regTs <= :ts AND size(rdm) < :most"
 )
 # A coupon with useLimit 2-5 always has a userId, so "userId = :user" covers both cases.
 NAMED_USER = "(userId = :user OR userId = :empty)"
-NO_USER = "useLimit < :two"
+NO_USER = "useLimit < :two AND " + (NOT_PER_USER := _none("perUserLimit"))
+# A coupon counted per user (perUserLimit) is redeemed only in a transaction that counts the
+# user's use on the user's own item too (`PerUser`): the limit pinned, the count checked there.
+PER_USER = "perUserLimit = :perUser AND cid = :cid"
 # Records a coupon item keeps before they move to items of their own: a limited coupon rarely
 # gets there (its uses, and the cancelled ones), and the item stays near 1 KB, the write unit.
 # A redemption that finds MOST_INLINE of them (their move keeps failing, or only transactions
@@ -97,14 +110,20 @@ class NotInline(Exception):
 class Refused(ConditionFailed):
     """A redemption refused: `old` is the coupon as it was when its own condition failed
     (`coupon_failed`; None then means it is gone), `locks` the shared wrong-password counters
-    that were found locked."""
+    that were found locked, `user_failed` when the user's count was at the limit."""
 
     def __init__(
-        self, old: Item | None, *, coupon_failed: bool, locks: dict[str, PasswordGuard]
+        self,
+        old: Item | None,
+        *,
+        coupon_failed: bool,
+        locks: dict[str, PasswordGuard],
+        user_failed: bool = False,
     ) -> None:
         super().__init__(old)
         self.coupon_failed = coupon_failed
         self.locks = locks
+        self.user_failed = user_failed  # the user's uses of a shared code are used up (4230)
 
 
 def inline_records(coupon: Mapping[str, Any]) -> list[RedemptionRecord]:
@@ -124,6 +143,39 @@ def _pinned(condition: str, belief: Belief | None) -> tuple[str, dict[str, int]]
     return condition + " AND useCnt = :seen AND useLimit = :limit", {"seen": seen, "limit": limit}
 
 
+def order_rule(order: Order | None) -> tuple[str, dict[str, object]]:
+    """rules.order_refusal as a condition on the coupon item, and its values: no amount, no
+    minimum; a named currency is the coupon's, or the coupon has none, or it is a percent
+    coupon without a minimum or maximum; else the coupon's currency must allow the amount's
+    decimals; and the amount is at least the minimum."""
+    if order is None:
+        return _none("minOrderAmt"), {}
+    attrs: dict[str, object] = {"amount": order.amount}
+    if order.currency:
+        rule = (
+            "(discCurrency = :currency OR discCurrency = :empty OR (discTypeIdx = :percent"
+            f" AND {_none('minOrderAmt')} AND {_none('maxDiscAmt')}))"
+        )
+        attrs |= {"currency": order.currency, "percent": rules.PERCENT}
+    else:
+        digits = decimals(order.amount)
+        allowed = {f"cur{i}": c for i, c in enumerate(CURRENCIES) if minor_digits(c) >= digits}
+        rule = "discCurrency IN (" + ", ".join(f":{name}" for name in allowed) + ")"
+        attrs |= allowed
+    rule += " AND (attribute_not_exists(minOrderAmt) OR minOrderAmt <= :amount)"
+    return rule, attrs
+
+
+@dataclass(frozen=True)
+class PerUser:
+    """A shared code counted per user: its perUserLimit and instance, as the redemption
+    believes them (pinned in the coupon's condition); the user's count is checked and counted
+    on the user's own item, in the same transaction."""
+
+    limit: int
+    cid: str
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One redemption attempt: the request's facts, each checked in the condition. A coupon
@@ -138,15 +190,25 @@ class Attempt:
     now: int
     belief: Belief | None = None
     without_password: bool = False
+    order: Order | None = None
+    per_user: PerUser | None = None
+    version: int | None = None  # the coupon's `ver` believed (its terms), pinned when known
 
 
 def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDef":
+    order_condition, order_values = order_rule(attempt.order)
+    per_user = attempt.per_user
     condition, pins = _pinned(
         REDEEM_RULES.format(
-            user_rule=NAMED_USER if attempt.user_id else NO_USER, unlocked=UNLOCKED
+            user_rule=NAMED_USER if attempt.user_id else NO_USER,
+            unlocked=UNLOCKED,
+            per_user_rule=NOT_PER_USER if per_user is None else PER_USER,
+            order_rule=order_condition,
         ),
         attempt.belief,
     )
+    if attempt.version is not None:
+        condition += " AND ver = :ver"
     if attempt.without_password:
         condition += " AND onsitePwd = :empty"
     record = attempt.record
@@ -163,12 +225,17 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         disabled=rules.DISABLED,
         **({"user": attempt.user_id} if attempt.user_id else {"two": 2}),
         **pins,
+        **order_values,
+        **({} if per_user is None else {"perUser": per_user.limit, "cid": per_user.cid}),
+        **({} if attempt.version is None else {"ver": attempt.version}),
     )
     attrs[":record"] = to_attr({name: value for name, value in record.items() if name != "rdmId"})
     return guarded_update(
         account,
         cpn_no,
-        "SET useCnt = useCnt + :one, rdm.#rdm = :record REMOVE pwdFailTs, pwdLockedUntil",
+        "SET useCnt = useCnt + :one, rdm.#rdm = :record"
+        + (", priced = :one" if attempt.order is not None else "")
+        + " REMOVE pwdFailTs, pwdLockedUntil",
         condition,
         attrs,
         {"#rdm": record["rdmId"], "#cst": "status"},
@@ -193,25 +260,46 @@ def redeem(
     idempotency key has a record, else Refused with the coupon as it was when a rule refused
     or the belief was wrong, and the counters found locked."""
     update = _redeem_update(account, cpn_no, attempt)
-    if guard is None and not password_guards:
+    if guard is None and not password_guards and attempt.per_user is None:
         try:
             return returned_coupon(update)
         except ConditionFailed as failed:
             raise Refused(failed.old, coupon_failed=True, locks={}) from None
     assert attempt.belief is not None, "a transaction answers nothing: its belief must be pinned"
+    actions: list[TransactWriteItemTypeDef] = [{"Update": update}]
+    if attempt.per_user is not None:
+        actions.append({"Update": _user_use(account, cpn_no, attempt.user_id, attempt.per_user)})
+    first_guard = len(actions)
     cancelled = transact_guarded(
-        guard, [{"Update": update}, *guards.unlocked_checks(password_guards, attempt.now)]
+        guard, [*actions, *guards.unlocked_checks(password_guards, attempt.now)]
     )
     if cancelled is None:
         return None
     locks = {
         pk: guards.as_guard(cancelled.old(position))
-        for position, pk in enumerate(password_guards, start=1)
+        for position, pk in enumerate(password_guards, start=first_guard)
         if cancelled.failed(position)
     }
-    if cancelled.failed(0) or locks:
-        raise Refused(cancelled.old(0), coupon_failed=cancelled.failed(0), locks=locks)
+    user_failed = attempt.per_user is not None and cancelled.failed(1)
+    if cancelled.failed(0) or locks or user_failed:
+        raise Refused(
+            cancelled.old(0),
+            coupon_failed=cancelled.failed(0),
+            locks=locks,
+            user_failed=user_failed,
+        )
     raise RuntimeError(f"redemption refused: {[r.get('Code') for r in cancelled.reasons]}")
+
+
+def _user_use(account: str, cpn_no: str, user_id: str, per_user: PerUser) -> "UpdateTypeDef":
+    """Count one use on the user's own item, below the coupon's perUserLimit."""
+    return {
+        "TableName": settings.current().table_name,
+        "Key": user_uses_key(account, cpn_no, per_user.cid, user_id),
+        "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one",
+        "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+        "ExpressionAttributeValues": values(zero=0, one=1, limit=per_user.limit),
+    }
 
 
 def _approximate_bytes(records: Mapping[str, Mapping[str, object]]) -> int:
@@ -243,7 +331,9 @@ def move_out(account: str, cpn_no: str, coupon: StoredCoupon) -> None:
     )
     try:  # sent once: the use is counted already, and this must not hold its answer up
         transact(
-            [{"Update": update}, *moved_out(account, cpn_no, records)], attempts=1, resend=False
+            [{"Update": update}, *moved_out(account, cpn_no, records, coupon)],
+            attempts=1,
+            resend=False,
         )
     except Exception:
         logging.getLogger(__name__).warning("redemption records not moved out", exc_info=True)
@@ -259,21 +349,56 @@ class Cancellation:
     cancel_ts: int
     memo: str
     belief: Belief | None = None
+    # A shared code counted per user: the redemption's user, whose count it gives back too.
+    per_user: PerUser | None = None
+    user_id: str = ""
+
+
+class CountedPerUser(Exception):
+    """The redemption to cancel was counted per user too (`coupon`: the coupon, as it is)."""
+
+    def __init__(self, coupon: StoredCoupon) -> None:
+        super().__init__()
+        self.coupon = coupon
 
 
 def _cancelled_fields(c: Cancellation) -> AttributeMap:
     return values(cancelled="CANCELLED", redeemed="REDEEMED", now=c.cancel_ts, memo=c.memo)
 
 
+def _per_user_pin(c: Cancellation) -> tuple[str, AttributeMap]:
+    """Whether the cancellation gives a use back to a user's count, pinned on the coupon."""
+    if c.per_user is None:
+        return " AND " + NOT_PER_USER, values(zero=0)
+    return " AND " + PER_USER, values(perUser=c.per_user.limit, cid=c.per_user.cid)
+
+
+def _user_use_back(account: str, cpn_no: str, c: Cancellation) -> "list[TransactWriteItemTypeDef]":
+    if c.per_user is None:
+        return []
+    return [
+        {
+            "Update": {
+                "TableName": settings.current().table_name,
+                "Key": user_uses_key(account, cpn_no, c.per_user.cid, c.user_id),
+                "UpdateExpression": "SET n = n - :one",
+                "ConditionExpression": "n > :zero",
+                "ExpressionAttributeValues": values(one=1, zero=0),
+            }
+        }
+    ]
+
+
 def _inline_cancel(account: str, cpn_no: str, c: Cancellation) -> "UpdateTypeDef":
     condition, pins = _pinned("attribute_exists(PK) AND rdm.#rdm.#status = :redeemed", c.belief)
+    per_user, per_user_values = _per_user_pin(c)
     return guarded_update(
         account,
         cpn_no,
         "SET useCnt = useCnt - :one, rdm.#rdm.#status = :cancelled,"
         " rdm.#rdm.cancelTs = :now, rdm.#rdm.cancelMemo = :memo",
-        condition,
-        {**_cancelled_fields(c), **values(one=1, **pins)},
+        condition + per_user,
+        {**_cancelled_fields(c), **values(one=1, **pins), **per_user_values},
         {"#rdm": c.rdm_id, "#status": "status"},
     )
 
@@ -282,14 +407,15 @@ def _moved_out_cancel(
     account: str, cpn_no: str, c: Cancellation
 ) -> "list[TransactWriteItemTypeDef]":
     condition, pins = _pinned("attribute_exists(PK) AND regTs <= :ts", c.belief)
+    per_user, per_user_values = _per_user_pin(c)
     return [
         {
             "Update": guarded_update(
                 account,
                 cpn_no,
                 "SET useCnt = useCnt - :one",
-                condition,
-                values(one=1, ts=c.redeemed_ts, **pins),
+                condition + per_user,
+                {**values(one=1, ts=c.redeemed_ts, **pins), **per_user_values},
             )
         },
         {
@@ -302,19 +428,22 @@ def _moved_out_cancel(
                 "ExpressionAttributeValues": _cancelled_fields(c),
             }
         },
+        *_user_use_back(account, cpn_no, c),
     ]
 
 
-def _cancel_refused(old: Item | None, rdm_id: str) -> Exception:
+def _cancel_refused(old: Item | None, c: Cancellation) -> Exception:
     """Why a cancellation of a record on the coupon was refused."""
     coupon = as_coupon(old)
     if coupon is None:
         return ConditionFailed(None)
-    record = (coupon.get(INLINE) or {}).get(rdm_id)
+    record = (coupon.get(INLINE) or {}).get(c.rdm_id)
     if record is None:
         return NotInline()
     if record["status"] != "REDEEMED":
         return NotCancellable()
+    if coupon.get("perUserLimit") and c.per_user is None:
+        return CountedPerUser(coupon)
     return ConditionFailed(old)  # the belief was wrong
 
 
@@ -323,15 +452,17 @@ def _cancel_inline(
 ) -> StoredCoupon | None:
     """`cancel` of a record on the coupon."""
     update = _inline_cancel(account, cpn_no, c)
-    if guard is None:
+    if guard is None and c.per_user is None:
         try:
             return returned_coupon(update)
         except ConditionFailed as failed:
-            raise _cancel_refused(failed.old, c.rdm_id) from None
-    cancelled = transact_guarded(guard, [{"Update": update}])
+            raise _cancel_refused(failed.old, c) from None
+    cancelled = transact_guarded(guard, [{"Update": update}, *_user_use_back(account, cpn_no, c)])
     if cancelled is None:
         return None
-    raise _cancel_refused(cancelled.old(0), c.rdm_id)
+    if not cancelled.failed(0):  # the user's count was not there to give back
+        raise RuntimeError(f"cancellation refused: {[r.get('Code') for r in cancelled.reasons]}")
+    raise _cancel_refused(cancelled.old(0), c)
 
 
 def cancel(
@@ -349,7 +480,10 @@ def cancel(
     `redeem`; a moved-out record must belong to this coupon, not to an older one of the code.
     Raises KeyInUse, then ConditionFailed(None) when the coupon is gone, NotInline when the
     record is not on the coupon, NotCancellable when the redemption is unknown, cancelled or
-    belongs to a deleted coupon, else ConditionFailed(coupon) when the belief was wrong."""
+    belongs to a deleted coupon, CountedPerUser when the use was counted per user too and the
+    cancellation does not give it back, else ConditionFailed(coupon) when the belief was wrong.
+    A use counted per user (`c.per_user`) is given back to the user's count in the same
+    transaction."""
     if inline:
         return _cancel_inline(account, cpn_no, c, guard)
     assert c.belief is not None, "a transaction answers nothing: its belief must be pinned"
@@ -365,6 +499,8 @@ def cancel(
     if coupon is not None:
         if int(coupon["regTs"]) > c.redeemed_ts:
             raise NotCancellable()
+        if coupon.get("perUserLimit") and c.per_user is None:
+            raise CountedPerUser(coupon)
         raise ConditionFailed(old)
     raise RuntimeError(f"cancellation refused: {[r.get('Code') for r in cancelled.reasons]}")
 
