@@ -16,6 +16,7 @@ from devstack import samples
 from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.samples import coupon_fields
 from devstack.template import Route, function_environment, routes
+from tests import iam_guard
 
 TABLE_NAME = "coupons-test"
 os.environ.update(function_environment(TABLE_NAME))
@@ -32,6 +33,8 @@ os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 # extra UpdateItem at unpredictable places in the requests the tests count; it is off here and
 # on in tests/unit/test_account_limits.py (and in make dev and make bench: the template's).
 os.environ["ACCOUNT_REQUESTS_PER_MINUTE"] = "0"
+
+iam_guard.watch_every_client()
 
 ROUTES: dict[str, Route] = {r.route_key: r for r in routes()}
 # Loads each function's app.py the way `make dev` does; never serves HTTP here.
@@ -71,8 +74,20 @@ def invoke_handler(method: str, target: str, headers: dict[str, str], body: byte
         body=body,
         route_key=route.route_key,
     )
-    answer = load_handler(route)(event, LambdaContext(route))
+    caller = iam_guard.CALLER.set(route.function_logical_id)
+    try:
+        answer = load_handler(route)(event, LambdaContext(route))
+    finally:
+        iam_guard.CALLER.reset(caller)
     return Response(answer["statusCode"], answer["headers"], json.loads(answer["body"]))
+
+
+@pytest.fixture(autouse=True)
+def _least_privilege() -> Iterator[None]:
+    """Every request a function sent was allowed by its policy (tests/iam_guard.py)."""
+    iam_guard.VIOLATIONS.clear()
+    yield
+    assert iam_guard.VIOLATIONS == [], "a function needs a grant template.yaml does not give"
 
 
 @dataclass

@@ -39,6 +39,7 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
     "ValidateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS)},
     "RedeemFunction": {
         ("GetItem", API_KEYS),
+        ("GetItem", COUPONS),  # the terms of an unseen coupon, to price an order with a key
         ("UpdateItem", COUPONS),
         ("PutItem", COUPONS),  # the redemption record, under its coupon's partition
         ("BatchGetItem", COUPONS),  # a replay checks the coupon and the record still stand
@@ -51,6 +52,7 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     "RedeemCancelFunction": {
         ("GetItem", API_KEYS),
+        ("GetItem", COUPONS),  # a moved-out record's user, whose per-user count it gives back
         ("UpdateItem", COUPONS),
         ("PutItem", _keys_of("redeem/cancel")),
     },
@@ -66,7 +68,11 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("BatchGetItem", COUPONS),
         ("Query", INDEX_PARTITIONS),
     },
-    "DeleteFunction": {("GetItem", API_KEYS), ("DeleteItem", COUPONS)},
+    "DeleteFunction": {
+        ("GetItem", API_KEYS),
+        ("DeleteItem", COUPONS),
+        ("PutItem", COUPONS),  # the coupon's own redemption records, moved to items of their own
+    },
     "DisableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
     "EnableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
     "NotFoundFunction": set(),
