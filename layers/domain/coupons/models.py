@@ -519,8 +519,8 @@ class UpdateRequest(Body):
 
 @body
 class RedeemRequest(Body):
-    """`amount` (> 0; 0 or absent: no order amount) and `currency` (default: the coupon's)
-    price the order (DESIGN 2.6)."""
+    """`amount` (> 0, at most 10^12; absent: no order amount) and `currency` (default: the
+    coupon's discCurrency) price the order (DESIGN 2.6)."""
 
     cpnNo: str = spec(max_length=64)
     userId: str = spec(default="", max_length=100)

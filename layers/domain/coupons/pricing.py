@@ -6,20 +6,31 @@ order never pays less than 0. Amounts arrive as JSON numbers or query-string tex
 JSON numbers: an int when whole, else a float of at most the currency's digits (exact: a float
 holds 15 significant digits, an amount of at most 10^12 with 2 decimals has 15)."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from coupons.errors import CouponError, ErrorCode, FieldError, Invalid, Reason, invalid_field
 from coupons.rules import PERCENT
 
 MAX_ORDER_AMOUNT = 10**12
+# A number as a query string writes it (Decimal alone would also read "1_000", "NaN", " 1").
+NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # The terms that price an order. Once a coupon priced one (its `priced` flag, set by that
 # redemption) they cannot change, even after every use is cancelled: its records' discounts
 # are derived from them (`completed`).
 PRICING_TERMS = frozenset({"discTypeIdx", "disc", "discCurrency", "maxDiscAmt"})
 CURRENCIES = ("KRW", "CAD", "CNY", "EUR", "GBP", "IDR", "JPY", "MUR", "RUB", "SGD", "USD")
+
+
+@cache
+def most_digits() -> int:
+    """The most decimals a supported currency has: what an amount without a currency may
+    have (its coupon's currency then decides, in the redeem condition)."""
+    return max(map(minor_digits, CURRENCIES))
 
 
 def known_currency(value: str) -> str:
@@ -61,7 +72,7 @@ def order_amount(raw: object) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise Invalid(Reason.NOT_A_NUMBER)
     text = raw.strip() if isinstance(raw, str) else None
-    if text is not None and not (text and len(text) <= 32 and text.isascii()):  # noqa: PLR2004
+    if text is not None and not (len(text) <= 32 and NUMBER_TEXT.fullmatch(text)):  # noqa: PLR2004
         raise Invalid(Reason.NOT_A_NUMBER)
     try:
         amount = as_decimal(raw if text is None else text)
@@ -127,7 +138,7 @@ def order_of(raw_amount: object, currency: str) -> Order | None:
         raise CouponError(
             ErrorCode.INVALID_FIELD, errors=[FieldError("amount", error.reason, error.params)]
         ) from None
-    if currency and decimals(amount) > minor_digits(currency):
+    if decimals(amount) > (minor_digits(currency) if currency else most_digits()):
         raise invalid_field("amount", Reason.TOO_MANY_DECIMALS)
     return Order(amount, currency)
 

@@ -332,7 +332,7 @@ def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
         redeeming=True,
         order=request.order(),
         # The user's own count refused too: they are at the coupon's perUserLimit.
-        user_uses=int(coupon.get("perUserLimit") or 0) if failed.user_failed else None,
+        user_uses=int(coupon.get("perUserLimit") or 0) if failed.user_at_limit(coupon) else None,
     )
     if refused is None:
         return coupon
@@ -410,7 +410,7 @@ def _user_use(account: str, code: str, rdm_id: str, coupon: StoredCoupon) -> _Us
     else read from its own item: one more request)."""
     record = (coupon.get(coupon_items.INLINE) or {}).get(rdm_id)
     if record is None:
-        _, moved, _ = redemption_items.standing(account, code, rdm_id)
+        moved = redemption_items.moved_record(account, code, rdm_id)
         if moved is None:
             raise CouponError(ErrorCode.REDEMPTION_NOT_FOUND)
         record = moved

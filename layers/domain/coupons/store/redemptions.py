@@ -119,11 +119,24 @@ class Refused(ConditionFailed):
         coupon_failed: bool,
         locks: dict[str, PasswordGuard],
         user_failed: bool = False,
+        per_user: "PerUser | None" = None,
     ) -> None:
         super().__init__(old)
         self.coupon_failed = coupon_failed
         self.locks = locks
-        self.user_failed = user_failed  # the user's uses of a shared code are used up (4230)
+        # The user's count (under `per_user`, the limit and instance believed) was at the limit.
+        self.user_failed = user_failed
+        self.per_user = per_user
+
+    def user_at_limit(self, coupon: StoredCoupon) -> bool:
+        """Whether the user's uses of the coupon as it is are used up: their count refused,
+        and it was the count of this coupon instance, under its limit (not a stale belief)."""
+        believed = self.per_user
+        return (
+            self.user_failed
+            and believed is not None
+            and (believed.limit, believed.cid) == (coupon.get("perUserLimit"), coupon["cid"])
+        )
 
 
 def inline_records(coupon: Mapping[str, Any]) -> list[RedemptionRecord]:
@@ -287,6 +300,7 @@ def redeem(
             coupon_failed=cancelled.failed(0),
             locks=locks,
             user_failed=user_failed,
+            per_user=attempt.per_user,
         )
     raise RuntimeError(f"redemption refused: {[r.get('Code') for r in cancelled.reasons]}")
 
@@ -532,6 +546,18 @@ def standing(
         None if record is None else cast(RedemptionRecord, record),
         counters,
     )
+
+
+def moved_record(account: str, cpn_no: str, rdm_id: str) -> RedemptionRecord | None:
+    """One of the coupon's redemption records that moved to an item of its own (strongly
+    consistent GetItem)."""
+    response = request(
+        lambda db, table: db.get_item(
+            TableName=table, Key=redemption_key(account, cpn_no, rdm_id), ConsistentRead=True
+        )
+    )
+    found = from_item(response.get("Item"))
+    return None if found is None else cast(RedemptionRecord, found)
 
 
 def history(
