@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -48,6 +48,31 @@ CODE: Schema = {
     "description": "A coupon code, normalized.",
 }
 RDM_ID: Schema = {"type": "string", "pattern": models.REDEMPTION_ID.pattern}
+# What an order pays with the coupon (DESIGN 2.6): validate with `amount`, redeem with one.
+PRICED: Schema = {
+    "discAmt": {
+        "type": "number",
+        "minimum": 0,
+        "description": (
+            "The discount on the order, in the order's currency: percent rounded half-up to "
+            "the currency's minor unit, at most maxDiscAmt (when set) and the amount."
+        ),
+    },
+    "payAmt": {
+        "type": "number",
+        "minimum": 0,
+        "description": "What the order pays with the coupon: amount - discAmt.",
+    },
+    "formatDiscAmt": {
+        "type": "string",
+        "description": "discAmt in the request's language and the order's currency: `$12.02`.",
+    },
+    "formatPayAmt": {
+        "type": "string",
+        "description": "payAmt in the request's language and the order's currency: `₩5,000`.",
+    },
+}
+PRICED_NOTE = " With an order `amount`, adds " + ", ".join(PRICED) + "."
 USE_RESULT: Schema = {
     "type": "object",
     "required": ["rdmId", "useCnt", "remaining"],
@@ -58,13 +83,29 @@ USE_RESULT: Schema = {
         "remaining": {
             "type": ["integer", "null"],
             "minimum": 0,
-            "description": "Uses left; null for an unlimited coupon (useLimit 0).",
+            "description": (
+                "Uses left of useLimit, or of totalLimit for an unlimited coupon (useLimit 0); "
+                "null when neither caps it."
+            ),
         },
+        **PRICED,
     },
+    "description": "Redeem's and cancel's result." + PRICED_NOTE.replace("adds", "redeem adds"),
 }
 REDEMPTION: Schema = {
     "type": "object",
-    "required": ["rdmId", "userId", "memo", "status", "regYmdt", "cancelYmdt", "cancelMemo"],
+    "required": [
+        "rdmId",
+        "userId",
+        "memo",
+        "status",
+        "regYmdt",
+        "cancelYmdt",
+        "cancelMemo",
+        "amount",
+        "currency",
+        "discAmt",
+    ],
     "additionalProperties": False,
     "properties": {
         "rdmId": RDM_ID,
@@ -78,6 +119,20 @@ REDEMPTION: Schema = {
             "description": '"" unless cancelled.',
         },
         "cancelMemo": {"type": "string"},
+        "amount": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "description": "The order's amount sent to redeem; null when none was.",
+        },
+        "currency": {
+            "type": "string",
+            "description": "The order's currency (the coupon's when not sent); \"\" without an amount.",
+        },
+        "discAmt": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "The discount on that order; null without an amount.",
+        },
     },
 }
 # The coupon object: every term of CouponTerms (as stored) plus these, all always present.
@@ -103,6 +158,21 @@ COUPON_EXTRAS: Schema = {
         "description": "Creation time in the deployment's time zone.",
     },
 }
+# What validate adds to the coupon object: the order's price (with `amount`) and the named
+# user's uses of a shared code counted per user (with `userId`, when perUserLimit > 0).
+VALIDATE_EXTRAS: Schema = {
+    **PRICED,
+    "userUseCnt": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "With userId, on a code with a perUserLimit: that user's uses.",
+    },
+    "userRemaining": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "With userId, on a code with a perUserLimit: that user's uses left.",
+    },
+}
 SHOWN_PASSWORD = (
     'Always "": the on-site password is stored as a digest and never shown (unlike the seed '
     "page, which echoes it); onsitePwdSet says whether there is one."
@@ -114,16 +184,40 @@ FIELD_NOTES = {
     "cpnNoDigits": "Length of a generated code.",
     "discTypeIdx": "457: percent, 458: fixed amount.",
     "disc": "457: 1-100; 458: a positive amount with no more decimals than the currency has.",
-    "discCurrency": "Required for 458: " + ", ".join(pricing.CURRENCIES) + ".",
+    "discCurrency": (
+        "Required for 458, and when minOrderAmt or maxDiscAmt is set: "
+        + ", ".join(pricing.CURRENCIES)
+        + "."
+    ),
     "strtYmd": "First valid day (inclusive), in the deployment's time zone.",
     "endYmd": "Last valid day (inclusive); not before strtYmd, at most December 31 of next year.",
-    "useLimit": "0: unlimited; 2-5 require userId.",
+    "useLimit": "0: unlimited (see totalLimit); 2-5 require userId.",
     "onsitePwd": "When set, redeem must present it.",
     "domain": "https:// URL; default: the deployment's public base URL.",
     "url": "http:// or https:// URL.",
     "userEml": "An email address.",
     "count": "How many coupons to create (all or nothing).",
     "rdmId": "The rdmId that redeem returned.",
+    "minOrderAmt": (
+        "0: none. The least order amount, in discCurrency: validate with an amount and redeem "
+        "refuse less (4228), and redeem then requires an amount (4001)."
+    ),
+    "maxDiscAmt": "0: none. Percent coupons only: the most discount, in discCurrency.",
+    "perUserLimit": (
+        "0: none. A shared code (no userId): redeem then requires userId (4223), and each user "
+        "redeems at most this many times (4230)."
+    ),
+    "totalLimit": "0: none. With useLimit 0 only: caps all uses together (4222).",
+    "amount": (
+        "The order's amount, to price it (discAmt, payAmt): > 0, at most 10^12, no more "
+        "decimals than its currency has. Absent: no order amount."
+    ),
+    "currency": (
+        "The order's currency (default: the coupon's discCurrency): "
+        + ", ".join(pricing.CURRENCIES)
+        + ". A fixed-amount coupon, or one with minOrderAmt or maxDiscAmt, takes only its own "
+        "(4229)."
+    ),
 }
 # The same name in one model means something else.
 MODEL_FIELD_NOTES = {
@@ -139,6 +233,13 @@ MODEL_DESCRIPTIONS = {
 }
 # What a field's validator checks that a pattern can say (the model's schema does not).
 FIELD_PATTERNS = {"cpnNo": CODE_INPUT, "rdmId": models.REDEMPTION_ID.pattern}
+# What a field's validator checks that bounds can say (the model's schema does not).
+AMOUNT_BOUNDS: Schema = {"minimum": 0, "maximum": models.MAX_AMOUNT}
+FIELD_BOUNDS: dict[str, Schema] = {
+    "minOrderAmt": AMOUNT_BOUNDS,
+    "maxDiscAmt": AMOUNT_BOUNDS,
+    "amount": {"exclusiveMinimum": 0, "maximum": pricing.MAX_ORDER_AMOUNT},
+}
 NULL_NOTE = "JSON null means absent."
 UNCHANGED_NOTE = "Absent or null: unchanged."
 
@@ -163,7 +264,8 @@ class Query:
     schema: Schema
     description: str
     required: bool = False
-    example: str | None = None
+    example: str | float | None = None
+    deprecated: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +302,26 @@ CURSOR = Query(
     {"type": "string", "maxLength": cursors.MAX_CURSOR_LENGTH},
     "The `cursor` of the previous page, as returned (opaque, signed; 4001 when altered).",
 )
+# The seed pages' spelling of cpnNo (rules.SEED_SPELLINGS), read as cpnNo.
+CP_NO = Query(
+    rules.SEED_SPELLINGS["cpnNo"],
+    CPN_NO.schema,
+    "The seed pages' spelling of cpnNo, accepted as it; cpnNo wins when both are sent.",
+    deprecated=True,
+)
 USER_ID = Query("userId", {"type": "string", "maxLength": 100}, "The user's id.")
+AMOUNT = Query(
+    "amount",
+    {"type": "number", **FIELD_BOUNDS["amount"]},
+    FIELD_NOTES["amount"],
+    example=25.5,
+)
+CURRENCY = Query(
+    "currency",
+    {"type": "string", "enum": list(pricing.CURRENCIES)},
+    FIELD_NOTES["currency"],
+    example="USD",
+)
 COUPON_EXAMPLE = {
     "cpnNo": EXAMPLE_CODE,
     "nm": "$5 off",
@@ -213,9 +334,17 @@ COUPON_EXAMPLE = {
 }
 REDEEM_DESCRIPTION = (
     "Checks every rule and counts one use, in one atomic write; when several refusals apply, "
-    "the first of 4040, 4231, 4220, 4221, 4223, 4224, 4290, 4225, 4222. 4290: 5 wrong on-site "
-    "passwords within 15 minutes lock the coupon's redemption for 15 minutes, even with the "
-    "right password (`Retry-After`: the seconds left)."
+    "the first of 4040, 4231, 4220, 4221, 4223, 4224, 4290, 4225, 4222, 4230, 4229, 4228. "
+    "4290: 5 wrong on-site passwords within 15 minutes lock the coupon's redemption for 15 "
+    "minutes, even with the right password (`Retry-After`: the seconds left). With an order "
+    "`amount` (required when the coupon has a minOrderAmt) the result adds discAmt, payAmt, "
+    "formatDiscAmt and formatPayAmt, and the redemption keeps the order."
+)
+VALIDATE_DESCRIPTION = (
+    "The same rules as redeem but the on-site password and its lock, in the same order: the "
+    "first of 4040, 4231, 4220, 4221, 4224, 4222, 4230, 4229, 4228. With `amount` (and "
+    "`currency`) the coupon object adds discAmt, payAmt, formatDiscAmt and formatPayAmt; with "
+    "`userId` on a code with a perUserLimit, userUseCnt and userRemaining."
 )
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -233,6 +362,21 @@ OPERATIONS: tuple[Operation, ...] = (
             "generated code": {
                 **{k: v for k, v in COUPON_EXAMPLE.items() if k != "cpnNo"},
                 "cpnNoDigits": 12,
+            },
+            "percent with order limits": {
+                **{k: v for k, v in COUPON_EXAMPLE.items() if k != "cpnNo"},
+                "nm": "10% off orders from $20, at most $15",
+                "discTypeIdx": 457,
+                "disc": 10,
+                "minOrderAmt": 20,
+                "maxDiscAmt": 15,
+            },
+            "shared code": {
+                **{k: v for k, v in COUPON_EXAMPLE.items() if k != "cpnNo"},
+                "nm": "$5 off, twice per customer, 1,000 in all",
+                "useLimit": 0,
+                "perUserLimit": 2,
+                "totalLimit": 1000,
             },
         },
     ),
@@ -268,8 +412,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/validate",
         "validateCoupon",
-        "The coupon object if the coupon can be used (by userId, when given); never changes it.",
-        {"$ref": "#/components/schemas/Coupon"},
+        "The coupon object if the coupon can be used (by userId, for an order of amount, when "
+        "given); never changes it.",
+        {"$ref": "#/components/schemas/ValidatedCoupon"},
         (
             E.COUPON_NOT_FOUND,
             E.COUPON_DISABLED,
@@ -277,8 +422,12 @@ OPERATIONS: tuple[Operation, ...] = (
             E.EXPIRED,
             E.USER_MISMATCH,
             E.USAGE_LIMIT_REACHED,
+            E.USER_LIMIT_REACHED,
+            E.CURRENCY_MISMATCH,
+            E.BELOW_MINIMUM,
         ),
-        query=(CPN_NO, USER_ID),
+        query=(CPN_NO, replace(USER_ID, example="att78z"), AMOUNT, CURRENCY, CP_NO),
+        description=VALIDATE_DESCRIPTION,
     ),
     *(
         Operation(
@@ -296,12 +445,24 @@ OPERATIONS: tuple[Operation, ...] = (
                 E.USER_MISMATCH,
                 E.ONSITE_PASSWORD,
                 E.USAGE_LIMIT_REACHED,
+                E.USER_LIMIT_REACHED,
+                E.CURRENCY_MISMATCH,
+                E.BELOW_MINIMUM,
                 E.IDEMPOTENCY_MISMATCH,
                 E.TOO_MANY_REQUESTS,
             ),
             body=models.RedeemRequest,
             idempotent=True,
-            examples={"order": {"cpnNo": EXAMPLE_CODE, "memo": "order 1001"}},
+            examples={
+                "order": {
+                    "cpnNo": EXAMPLE_CODE,
+                    "userId": "att78z",
+                    "memo": "order 1001",
+                    "amount": 25.5,
+                    "currency": "USD",
+                },
+                "no amount": {"cpnNo": EXAMPLE_CODE, "memo": "order 1002"},
+            },
             description=REDEEM_DESCRIPTION
             + ("" if method == "POST" else " The same as POST /redeem, for clients that PUT."),
         )
@@ -331,7 +492,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The coupon's redemptions, newest first, a page at a time.",
         {"$ref": "#/components/schemas/RedemptionPage"},
         (E.COUPON_NOT_FOUND,),
-        query=(CPN_NO, LIMIT, CURSOR),
+        query=(CPN_NO, LIMIT, CURSOR, CP_NO),
     ),
     Operation(
         "GET",
@@ -380,7 +541,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Delete the coupon (its code can be created again; its redemptions are kept).",
         {"type": "null"},
         (E.COUPON_NOT_FOUND,),
-        query=(CPN_NO,),
+        query=(CPN_NO, CP_NO),
     ),
 )
 
@@ -411,6 +572,8 @@ def _request_schema(model: type[models.Body]) -> Schema:
         prop.pop("title", None)
         if prop.get("type") == "string" and name in FIELD_PATTERNS:
             prop["pattern"] = FIELD_PATTERNS[name]
+        if prop.get("type") == "number" and name in FIELD_BOUNDS:
+            prop.update(FIELD_BOUNDS[name])
         notes = [MODEL_FIELD_NOTES.get((model.__name__, name)) or FIELD_NOTES.get(name)]
         if name not in required and prop.get("type") != "null":
             prop["type"] = [prop["type"], "null"]
@@ -439,7 +602,17 @@ def _request_schema(model: type[models.Body]) -> Schema:
     }
 
 
-_KEY_ORDER = ("type", "const", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum")
+_KEY_ORDER = (
+    "type",
+    "const",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "exclusiveMinimum",
+    "minimum",
+    "maximum",
+)
 
 
 def _ordered(prop: Schema) -> Schema:
@@ -448,21 +621,33 @@ def _ordered(prop: Schema) -> Schema:
     return dict(sorted(prop.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
-def _coupon_schema() -> Schema:
+def _coupon_schema(*, validated: bool = False) -> Schema:
+    """The coupon object (list), or validate's: the same plus what a request can add."""
     terms = copy.deepcopy(models.CouponTerms.model_json_schema()["properties"])
     properties: Schema = {"cpnNo": COUPON_EXTRAS["cpnNo"]}
     for name, prop in terms.items():
         prop.pop("title", None)
         prop.pop("default", None)
+        if prop.get("type") == "number" and name in FIELD_BOUNDS:
+            prop.update(FIELD_BOUNDS[name])
         if name in FIELD_NOTES:
             prop["description"] = FIELD_NOTES[name]
         shown = SHOWN_PASSWORD_SCHEMA if name == "onsitePwd" else prop  # never shown
         properties[name] = _ordered(shown)
     properties.update({k: v for k, v in COUPON_EXTRAS.items() if k != "cpnNo"})
+    required = list(properties)
+    description = 'The coupon as list shows it; strings are "" when unset.'
+    if validated:
+        properties.update(VALIDATE_EXTRAS)
+        description = (
+            'The coupon as validate shows it; strings are "" when unset.'
+            + PRICED_NOTE
+            + " With a userId, on a code with a perUserLimit, adds userUseCnt and userRemaining."
+        )
     return {
         "type": "object",
-        "description": 'The coupon as validate and list show it; strings are "" when unset.',
-        "required": list(properties),
+        "description": description,
+        "required": required,
         "additionalProperties": False,
         "properties": properties,
     }
@@ -578,6 +763,7 @@ def _operation(operation: Operation) -> Schema:
             "schema": query.schema,
         }
         | ({"example": query.example} if query.example is not None else {})
+        | ({"deprecated": True} if query.deprecated else {})
         for query in operation.query
     ]
     if operation.idempotent:
@@ -693,6 +879,7 @@ def document() -> Schema:
             "schemas": {
                 **{model.__name__: _request_schema(model) for model in bodies if model},
                 "Coupon": _coupon_schema(),
+                "ValidatedCoupon": _coupon_schema(validated=True),
                 "UseResult": USE_RESULT,
                 "Redemption": REDEMPTION,
                 "CouponPage": _page({"$ref": "#/components/schemas/Coupon"}),

@@ -61,10 +61,14 @@ CASES: Counter[str] = Counter()
 
 @pytest.fixture
 def fuzzed_account(api: Api) -> Api:
-    """A fresh account per operation, with the examples' coupon (unlimited, valid today,
-    redeemed once) and a few others, so examples and lists reach real coupons."""
-    assert api.create(cpnNo=EXAMPLE_CODE, useLimit=0, memo="fuzz").code == 0
-    assert api.redeem(EXAMPLE_CODE, memo="first").code == 0
+    """A fresh account per operation, with the examples' coupon (unlimited, valid today, a
+    shared code counted per user, redeemed twice: once for an order, once without) and a few
+    others, so examples and lists reach real coupons and the checkout rules (DESIGN 2.6)."""
+    assert api.create(cpnNo=EXAMPLE_CODE, useLimit=0, perUserLimit=1000, memo="fuzz").code == 0
+    assert api.redeem(EXAMPLE_CODE, userId="att78z", memo="first").code == 0
+    priced = api.redeem(EXAMPLE_CODE, userId="att78z", amount=25.5, currency="USD")
+    assert (priced.code, priced.result["discAmt"]) == (0, 5)
+    assert api.create(discTypeIdx=457, disc=10, minOrderAmt=20, maxDiscAmt=15).code == 0
     assert api.create_bulk(3, grpIdx=7, userId="u1", useLimit=2).code == 0
     return api
 

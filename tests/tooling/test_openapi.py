@@ -1,6 +1,7 @@
 """openapi.yaml: exactly what devstack/openapi.py generates from the code, every route and
 error code in it, and a valid OpenAPI 3.1 document that schemathesis can load."""
 
+from decimal import Decimal
 from typing import Any, cast
 
 import jsonschema_rs
@@ -13,8 +14,9 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from coupons import models
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
-from coupons.records import StoredCoupon
-from coupons.views import coupon_object
+from coupons.pricing import CURRENCIES, Order, quote
+from coupons.records import RedemptionRecord, StoredCoupon
+from coupons.views import coupon_object, priced, redemption_view
 from devstack import openapi
 from devstack.openapi import BASE_PATH, OPENAPI_PATH
 from devstack.samples import coupon_fields
@@ -140,6 +142,78 @@ def test_the_coupon_object_matches_its_schema(doc: dict[str, Any]) -> None:
     schema = doc["components"]["schemas"]["Coupon"]
     assert set(schema["required"]) == set(shown) == set(schema["properties"])
     jsonschema_rs.Draft202012Validator(schema).validate(shown)
+
+
+def test_what_checkout_rules_add_matches_the_schemas(doc: dict[str, Any]) -> None:
+    """Validate's coupon object with an order and a user, redeem's priced result and a
+    redemption item with and without an order (DESIGN 2.6)."""
+    schemas = doc["components"]["schemas"]
+    terms = models.parse(
+        models.CreateRequest,
+        coupon_fields(discTypeIdx=457, disc=10, useLimit=0, perUserLimit=2, minOrderAmt=20),
+    ).model_dump()
+    stored = {**terms, "cpnNo": "WELCOME2026", "useCnt": 1, "regTs": 1_790_000_000_000}
+    coupon = cast(StoredCoupon, stored)
+    prices = priced(quote(coupon, Order(Decimal("120.25"), "USD")), "en")
+    assert prices == {
+        "discAmt": 12.03,
+        "payAmt": 108.22,
+        "formatDiscAmt": "$12.03",
+        "formatPayAmt": "$108.22",
+    }
+    shown = {**coupon_object(coupon, "en"), **prices, "userUseCnt": 1, "userRemaining": 1}
+    validated = schemas["ValidatedCoupon"]
+    assert set(validated["properties"]) == set(shown)
+    assert set(validated["required"]) == set(schemas["Coupon"]["required"])
+    jsonschema_rs.Draft202012Validator(validated).validate(shown)
+    with pytest.raises(jsonschema_rs.ValidationError):  # the list's coupon adds nothing
+        jsonschema_rs.Draft202012Validator(schemas["Coupon"]).validate(shown)
+    use_result = jsonschema_rs.Draft202012Validator(schemas["UseResult"])
+    use_result.validate({"rdmId": "01a2013a7b53ff9d63c5581c", "useCnt": 2, "remaining": None})
+    use_result.validate(
+        {"rdmId": "01a2013a7b53ff9d63c5581c", "useCnt": 2, "remaining": 7, **prices}
+    )
+    record: dict[str, Any] = {
+        "rdmId": "01a2013a7b53ff9d63c5581c",
+        "userId": "u1",
+        "memo": "",
+        "status": "REDEEMED",
+        "regTs": 1_790_000_000_000,
+    }
+    redemption = jsonschema_rs.Draft202012Validator(schemas["Redemption"])
+    for kept in ({}, {"amount": 120.25, "currency": "USD", "discAmt": Decimal("12.03")}):
+        view = redemption_view(cast(RedemptionRecord, {**record, **kept}))
+        assert set(view) == set(schemas["Redemption"]["required"])
+        redemption.validate(view)
+
+
+def test_new_refusals_and_parameters_are_on_their_operations(doc: dict[str, Any]) -> None:
+    operations = _operations(doc)
+
+    def refusals(method: str, path: str) -> set[int]:
+        responses = operations[(method, BASE_PATH + path)]["responses"]
+        return {
+            c for s, r in responses.items() if s != "200" for c in _codes(doc, _resolve(doc, r))
+        }
+
+    checkout = {4228, 4229, 4230, 4231}
+    assert checkout <= refusals("GET", "/validate")
+    assert checkout | {4223} <= refusals("POST", "/redeem") == refusals("PUT", "/redeem")
+    assert 4223 not in refusals("GET", "/validate")
+    validate = {
+        p["name"]: p
+        for p in operations[("GET", f"{BASE_PATH}/validate")]["parameters"]
+        if "name" in p
+    }
+    assert {"amount", "currency"} <= set(validate)
+    assert validate["currency"]["schema"]["enum"] == list(CURRENCIES)
+    # The seed spelling ?cpNo= where ?cpnNo= is read, deprecated.
+    for path in ("/validate", "/delete", "/redemptions"):
+        method = "DELETE" if path == "/delete" else "GET"
+        names = {p.get("name"): p for p in operations[(method, BASE_PATH + path)]["parameters"]}
+        assert names["cpNo"]["deprecated"] is True and not names["cpNo"]["required"]
+    redeem = doc["components"]["schemas"]["RedeemRequest"]["properties"]
+    assert {"amount", "currency"} <= set(redeem)
 
 
 def test_it_is_valid_openapi_that_schemathesis_loads(doc: dict[str, Any]) -> None:

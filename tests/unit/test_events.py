@@ -42,7 +42,14 @@ def test_every_event_runs_through_its_handler(
         body = answers[name] = json.loads(answer["body"])
         assert body["code"] == expected, (name, body)
     assert len(answers["create_bulk"]["result"]) == 3
-    assert [item["status"] for item in answers["redemptions"]["result"]["items"]] == ["REDEEMED"]
+    # validate and redeem price an order of 25.50 USD (DESIGN 2.6): with the created $5 off,
+    # then with the updated $6 off.
+    fields = ("discAmt", "payAmt", "formatDiscAmt", "formatPayAmt")
+    assert [answers["validate"]["result"][k] for k in fields] == [5, 20.5, "$5.00", "$20.50"]
+    assert [answers["redeem"]["result"][k] for k in fields] == [6, 19.5, "$6.00", "$19.50"]
+    [redeemed] = answers["redemptions"]["result"]["items"]
+    assert redeemed["status"] == "REDEEMED"
+    assert (redeemed["amount"], redeemed["currency"], redeemed["discAmt"]) == (25.5, "USD", 6)
     assert "WELCOME2026" in [item["cpnNo"] for item in answers["list"]["result"]["items"]]
     assert answers["redeem_cancel"]["result"]["useCnt"] == 0
     assert answers["disable"]["result"] == answers["enable"]["result"] == "WELCOME2026"
