@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.bench_cases import measure_cases, print_cases
+from devstack.bench_cases import CaseRow, measure_cases, print_cases
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway, LambdaContext, build_event
 from devstack.sam_build import LAYER as LAYER_ID
@@ -342,16 +342,35 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
 # --- report -----------------------------------------------------------------------------------
 
 
-def redeem_cost_per_million(row: Row, memory_mb: int) -> list[tuple[str, float]]:
-    gb_seconds = memory_mb / 1024 * max(1.0, round(row.median_ms + 0.5)) / 1000
+def cost_per_million(
+    billed_writes: float, read_units: float, median_ms: float, memory_mb: int
+) -> list[tuple[str, float]]:
+    """Dollars per million operations of these units and warm time, at list prices."""
+    billed_ms = max(1, round(median_ms + 0.5))
+    gb_seconds = memory_mb / 1024 * billed_ms / 1000
     parts = [
-        ("DynamoDB writes", row.billed_writes * WRITE_UNIT * 1e6),
-        ("DynamoDB reads", row.read_units * READ_UNIT * 1e6),
-        (f"Lambda arm64 {memory_mb} MB x {round(row.median_ms + 0.5)} ms", gb_seconds * LAMBDA_ARM_GB_SECOND * 1e6),
+        ("DynamoDB writes", billed_writes * WRITE_UNIT * 1e6),
+        ("DynamoDB reads", read_units * READ_UNIT * 1e6),
+        (f"Lambda arm64 {memory_mb} MB x {billed_ms} ms", gb_seconds * LAMBDA_ARM_GB_SECOND * 1e6),
         ("Lambda requests", LAMBDA_REQUEST * 1e6),
         ("HTTP API requests", HTTP_API_REQUEST * 1e6),
     ]  # fmt: skip
     return [*parts, ("total", sum(value for _, value in parts))]
+
+
+def redeem_cost_per_million(row: Row, memory_mb: int) -> list[tuple[str, float]]:
+    return cost_per_million(row.billed_writes, row.read_units, row.median_ms, memory_mb)
+
+
+def case_cost(memory: dict[str, int]) -> Callable[[CaseRow], float]:
+    """A per-case row's total dollars per million, at its function's memory."""
+
+    def total(row: CaseRow) -> float:
+        function = "redeem" if row.operation == "redeem" else "redeem_cancel"
+        parts = cost_per_million(row.billed_writes, row.read_units, row.median_ms, memory[function])
+        return parts[-1][1]
+
+    return total
 
 
 def main() -> int:
@@ -396,10 +415,12 @@ def main() -> int:
     for operation in ("redeem", "redeem + Idempotency-Key"):
         row = next(r for r in rows if r.operation == operation)
         print()
-        print(f"Cost per million redemptions ({operation}), list prices:")
+        print(f"Cost per million redemptions ({operation}, a single-use coupon), list prices:")
         for label, dollars in redeem_cost_per_million(row, memory["redeem"]):
             print(f"  {label:<40} ${dollars:8.3f}")
-    print_cases(cases)
+    print("  Other coupons and containers: $/M in the per-case table below (a code counted per")
+    print("  customer writes the customer's count too: 2 transaction items, 4 WCU at least).")
+    print_cases(cases, case_cost(memory))
     return 0
 
 
