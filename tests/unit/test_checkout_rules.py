@@ -213,3 +213,49 @@ def test_the_users_count_is_its_own_item_in_the_coupons_partition(api: Api) -> N
     coupon = get_many([keys.coupon_key(account, code)], consistent=True)[0]
     (count,) = get_many([keys.user_uses_key(account, code, coupon["cid"], "ann")], consistent=True)
     assert count["n"] == 2
+
+
+# --- what a container believes about a coupon ------------------------------------------------
+
+
+def test_a_re_created_code_is_priced_with_its_own_terms(api: Api) -> None:
+    """A keyed redemption prices the order with the terms this container last saw; a code
+    deleted and created again (its version starts at 0 again) must not be priced with its
+    predecessor's."""
+    first = api.create(cpnNo="STALE00001", discTypeIdx=457, disc=10, minOrderAmt=50).result
+    assert api.with_key("stale-1").redeem(first, amount=10).code == 4228  # terms now known
+    api.delete(first)
+    api.create(cpnNo=first, discTypeIdx=457, disc=50)
+    answer = api.with_key("stale-2").redeem(first, amount=100)
+    assert (answer.result["discAmt"], answer.result["payAmt"]) == (50, 50)
+    assert api.redemptions(first).result["items"][0]["discAmt"] == 50
+
+
+def test_a_redemption_with_a_password_prices_the_order(api: Api, fresh_containers: None) -> None:
+    """A password makes the redemption a transaction (its shared counters are checked), which
+    answers nothing: the order is still priced."""
+    code = api.create(discTypeIdx=457, disc=10, onsitePwd="1234").result
+    answer = api.redeem(code, onsitePwd="1234", amount=100)
+    assert (answer.result["discAmt"], answer.result["formatPayAmt"]) == (10, "$90.00")
+
+
+def test_remaining_counts_down_from_the_total_in_a_fresh_container(api: Api) -> None:
+    from tests.conftest import reset_containers
+
+    code = api.create(useLimit=0, totalLimit=5).result
+    first = api.redeem(code).result
+    api.redeem(code)
+    reset_containers()
+    api.validate(code)  # the key looked up again: a container that has not seen the coupon
+    assert api.with_key("total-cancel").cancel(code, first["rdmId"]).result["remaining"] == 4
+    assert api.with_key("total-redeem").redeem(code).result["remaining"] == 3
+
+
+@pytest.mark.parametrize("amount", ["1e-999999999", "١٢", "12.", "+"])
+def test_amounts_written_oddly_are_refused_or_read_exactly(api: Api, amount: str) -> None:
+    code = api.create(**TEN_OFF_USD, useLimit=0).result
+    answer = api.validate(code, amount=amount)
+    if amount == "12.":
+        assert answer.result["payAmt"] == 2
+    else:
+        assert (answer.code, answer.body["errors"][0]["field"]) == (4001, "amount")

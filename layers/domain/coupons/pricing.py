@@ -18,7 +18,7 @@ from coupons.rules import PERCENT
 
 MAX_ORDER_AMOUNT = 10**12
 # A number as a query string writes it (Decimal alone would also read "1_000", "NaN", " 1").
-NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # The terms that price an order. Once a coupon priced one (its `priced` flag, set by that
 # redemption) they cannot change, even after every use is cancelled: its records' discounts
 # are derived from them (`completed`).
@@ -57,9 +57,15 @@ def as_decimal(number: object) -> Decimal:
 
 
 def decimals(amount: Decimal) -> int:
-    """How many decimals the amount is written with (trailing zeros aside)."""
-    exponent = amount.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """How many decimals the amount is written with (trailing zeros aside). Counted on its
+    digits: normalize() would round 1e-999999999 to 0, in the context's precision."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):
+        return 0
+    kept = len(digits)
+    while exponent < 0 and kept > 1 and digits[kept - 1] == 0:
+        kept, exponent = kept - 1, exponent + 1
+    return max(0, -exponent)
 
 
 def as_json_number(amount: Decimal) -> int | float:

@@ -77,17 +77,17 @@ def _learn(account: str, code: str, coupon: StoredCoupon | None) -> StoredCoupon
     if coupon is None:
         raise CouponError(ErrorCode.COUPON_NOT_FOUND)
     if len(_terms) >= _SEEN_LIMIT:
-        _terms.clear()
+        _forget_all()
     terms = cast(StoredCoupon, {name: coupon[name] for name in _TERMS if name in coupon})  # type: ignore[literal-required]
     _terms[(account, code)] = terms
     return terms
 
 
-def _pinned(belief: tuple[int, int], attempt: int, terms: StoredCoupon | None = None) -> Belief:
-    """The count and limit a transaction pins: an uncapped coupon's count only on the first
-    attempt, so that a hot coupon cannot starve a request (its count is then approximate)."""
-    capped = belief[1] != rules.UNLIMITED or (terms is not None and rules.use_cap(terms))
-    if not capped and attempt >= _PINNED_UNLIMITED_ATTEMPTS:
+def _pinned(belief: tuple[int, int], attempt: int) -> Belief:
+    """The count and limit a transaction pins: an unlimited coupon's count (also one capped
+    by totalLimit, which its condition enforces) only on the first attempt, so that a hot
+    shared code cannot starve a request (its count and `remaining` are then approximate)."""
+    if belief[1] == rules.UNLIMITED and attempt >= _PINNED_UNLIMITED_ATTEMPTS:
         return None, belief[1]
     return belief
 
@@ -102,8 +102,9 @@ def redeem_coupon(
     order = request.order()
     belief = _seen.get((account, code), _FIRST_GUESS)
     terms = _terms.get((account, code))
-    if terms is None and order is not None and key is not None:
-        # A transaction answers nothing: the discount it reports needs the coupon's terms.
+    if terms is None and order is not None and (key is not None or request.onsitePwd):
+        # A transaction (a key; a password, whose shared counters it checks) answers nothing:
+        # the discount it reports needs the coupon's terms.
         terms = _learn(account, code, coupon_items.get(account, code))
         belief = int(terms["useCnt"]), int(terms["useLimit"])
     not_before = 0  # the record's time must not precede the coupon's creation
@@ -124,11 +125,11 @@ def redeem_coupon(
             onsite_pwd=(presented.digest, presented.clear),
             record=_record(rdm_id, request, order, quote),
             now=attempted_at,
-            belief=None if single else _pinned(belief, attempt, terms),
+            belief=None if single else _pinned(belief, attempt),
             without_password=bool(shared_locks),
             order=order,
             per_user=per_user,
-            version=None if single or terms is None else int(terms["ver"]),
+            version=None if single or terms is None else (str(terms["cid"]), int(terms["ver"])),
         )
         write = _redemption(account, code, facts, counters)
         try:
@@ -243,8 +244,8 @@ def _make_room(
         and (per_user.limit, per_user.cid) != (coupon.get("perUserLimit"), coupon["cid"])
     ):
         return  # counted per user or not, as the coupon now is
-    if attempt.version not in (None, coupon["ver"]):
-        return  # its terms changed
+    if attempt.version not in (None, (coupon["cid"], coupon["ver"])):
+        return  # its terms changed, or it is another instance of the code
     if records is None:
         coupon_items.give_records_map(account, code)
     elif len(records) >= redemption_items.MOST_INLINE:
@@ -370,6 +371,7 @@ def cancel_redemption(
             if single:
                 after = write(None)
                 assert after is not None
+                _learn(account, code, after)
                 limit = int(after["useLimit"])
                 result = _use_result(request.rdmId, int(after["useCnt"]), after)
             else:
@@ -385,14 +387,12 @@ def cancel_redemption(
             inline = False
             continue
         except redemption_items.CountedPerUser as counted:
-            holder = counted.coupon
-            user = _user_use(account, code, request.rdmId, holder)
+            holder = _learn(account, code, counted.coupon)
+            user = _user_use(account, code, request.rdmId, counted.coupon)
             belief = int(holder["useCnt"]), int(holder["useLimit"])
             continue
         except ConditionFailed as failed:
-            coupon = coupon_items.as_coupon(failed.old)
-            if coupon is None:
-                raise CouponError(ErrorCode.COUPON_NOT_FOUND) from None
+            coupon = _learn(account, code, coupon_items.as_coupon(failed.old))
             belief = int(coupon["useCnt"]), int(coupon["useLimit"])
             continue
         _remember(account, code, result["useCnt"], limit)
@@ -486,7 +486,14 @@ def _use_result(rdm_id: str, use_count: int, coupon: Mapping[str, Any]) -> UseRe
     }
 
 
+def _forget_all() -> None:
+    """Both beliefs go together: a count believed without its coupon's terms would answer a
+    transaction's `remaining` without its totalLimit."""
+    _seen.clear()
+    _terms.clear()
+
+
 def _remember(account: str, code: str, use_count: int, use_limit: int) -> None:
     if len(_seen) >= _SEEN_LIMIT:
-        _seen.clear()
+        _forget_all()
     _seen[(account, code)] = (use_count, use_limit)

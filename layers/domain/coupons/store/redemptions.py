@@ -205,7 +205,8 @@ class Attempt:
     without_password: bool = False
     order: Order | None = None
     per_user: PerUser | None = None
-    version: int | None = None  # the coupon's `ver` believed (its terms), pinned when known
+    # The coupon's terms believed: its instance and version (`cid`, `ver`), pinned when known.
+    version: tuple[str, int] | None = None
 
 
 def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDef":
@@ -221,7 +222,7 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         attempt.belief,
     )
     if attempt.version is not None:
-        condition += " AND ver = :ver"
+        condition += " AND cid = :instance AND ver = :ver"
     if attempt.without_password:
         condition += " AND onsitePwd = :empty"
     record = attempt.record
@@ -240,7 +241,11 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         **pins,
         **order_values,
         **({} if per_user is None else {"perUser": per_user.limit, "cid": per_user.cid}),
-        **({} if attempt.version is None else {"ver": attempt.version}),
+        **(
+            {}
+            if attempt.version is None
+            else {"instance": attempt.version[0], "ver": attempt.version[1]}
+        ),
     )
     attrs[":record"] = to_attr({name: value for name, value in record.items() if name != "rdmId"})
     return guarded_update(
