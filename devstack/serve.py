@@ -245,7 +245,7 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     auth = ["-H", f"Authorization: APIKey {key}"]
     json_body = ["-H", "Content-Type: application/json", "-d"]
     bulk = create.replace('"cpnNo":"WELCOME2026",', '"count":3,"grpIdx":7,')
-    redeem = '{"cpnNo":"WELCOME2026","memo":"order 1001"}'
+    redeem = '{"cpnNo":"WELCOME2026","amount":38.50,"memo":"order 1001"}'
     cancel = '{"cpnNo":"WELCOME2026","rdmId":"RDMID_FROM_REDEEM","memo":"payment failed"}'
     update = '{"cpnNo":"WELCOME2026","memo":"new memo"}'
     code = '{"cpnNo":"WELCOME2026"}'
@@ -257,7 +257,7 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     return [
         ("create", curl("POST", "create", *json_body, create)),
         ("create_bulk", curl("POST", "create/bulk", *json_body, bulk)),
-        ("validate", curl("GET", "validate?cpnNo=WELCOME2026")),
+        ("validate", curl("GET", "validate?cpnNo=WELCOME2026&amount=38.50")),
         ("redeem", curl("POST", "redeem", *once, *json_body, redeem)),
         ("redeem_cancel", curl("POST", "redeem/cancel", *once, *json_body, cancel)),
         ("redemptions", curl("GET", "redemptions?cpnNo=WELCOME2026")),
