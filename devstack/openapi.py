@@ -135,6 +135,38 @@ REDEMPTION: Schema = {
         },
     },
 }
+TMPL_IDX_SCHEMA: Schema = {"type": "integer", "minimum": 1, "maximum": rules.MAX_INDEX}
+
+
+def _template_text() -> Schema:
+    """The text fields of a template (models.TemplateText), as shown."""
+    properties = copy.deepcopy(models.TemplateText.model_json_schema()["properties"])
+    for prop in properties.values():
+        prop.pop("title", None)
+        prop.pop("default", None)
+    return {name: _ordered(prop) for name, prop in properties.items()}
+
+
+def _template_schema() -> Schema:
+    """The template object (GET /template, /template/list; DESIGN 2.7)."""
+    properties: Schema = {
+        "tmplIdx": {**TMPL_IDX_SCHEMA, "description": "The template's number in its account."},
+        **_template_text(),
+        "regYmdt": {
+            "type": "string",
+            "pattern": DATE_TIME,
+            "description": "Creation time in the deployment's time zone.",
+        },
+    }
+    return {
+        "type": "object",
+        "description": 'A coupon template: plain text, newlines kept; "" when unset.',
+        "required": list(properties),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
 # The coupon object: every term of CouponTerms (as stored) plus these, all always present.
 COUPON_EXTRAS: Schema = {
     "cpnNo": CODE,
@@ -172,6 +204,13 @@ VALIDATE_EXTRAS: Schema = {
         "minimum": 0,
         "description": "With userId, on a code with a perUserLimit: that user's uses left.",
     },
+    "template": {
+        "type": ["object", "null"],
+        "description": (
+            "The text of the coupon's template (tmplIdx, DESIGN 2.7); null without one, or when "
+            "no template of the account has that number."
+        ),
+    },
 }
 SHOWN_PASSWORD = (
     'Always "": the on-site password is stored as a digest and never shown (unlike the seed '
@@ -196,6 +235,7 @@ FIELD_NOTES = {
     "domain": "https:// URL; default: the deployment's public base URL.",
     "url": "http:// or https:// URL.",
     "userEml": "An email address.",
+    "tmplIdx": "0: none. The number of one of the account's templates (POST /template/create).",
     "count": "How many coupons to create (all or nothing).",
     "rdmId": "The rdmId that redeem returned.",
     "minOrderAmt": (
@@ -223,12 +263,17 @@ FIELD_NOTES = {
 MODEL_FIELD_NOTES = {
     ("RedeemRequest", "onsitePwd"): "The coupon's on-site password, when it has one.",
     ("RedeemRequest", "userId"): "The redeeming user (required when useLimit is 2-5).",
+    ("TemplateUpdateRequest", "tmplIdx"): "The template's number (create's result).",
 }
 # Instead of a docstring written for the code.
 MODEL_DESCRIPTIONS = {
     "UpdateRequest": (
         "Only cpnNo is required. The fields present change and the others stay; the merged "
         "coupon must be valid as on create."
+    ),
+    "TemplateUpdateRequest": (
+        "Only tmplIdx is required. The text fields present change and the others stay; the "
+        "merged text must be valid as on create."
     ),
 }
 # What a field's validator checks that a pattern can say (the model's schema does not).
@@ -309,6 +354,13 @@ CP_NO = Query(
     "The seed pages' spelling of cpnNo, accepted as it; cpnNo wins when both are sent.",
     deprecated=True,
 )
+TMPL_IDX = Query(
+    "tmplIdx",
+    TMPL_IDX_SCHEMA,
+    "The template's number (create's result).",
+    required=True,
+    example=1,
+)
 USER_ID = Query("userId", {"type": "string", "maxLength": 100}, "The user's id.")
 AMOUNT = Query(
     "amount",
@@ -331,6 +383,12 @@ COUPON_EXAMPLE = {
     "strtYmd": "2027-01-01",
     "endYmd": "2027-12-31",
     "useLimit": 1,
+}
+TEMPLATE_EXAMPLE = {
+    "nm": "Spring sale",
+    "description": "10% off everything.\nOnce per order.",
+    "usage": "Show this page at the till.",
+    "precautions": "Not valid with other offers.",
 }
 REDEEM_DESCRIPTION = (
     "Checks every rule and counts one use, in one atomic write; when several refusals apply, "
@@ -543,6 +601,58 @@ OPERATIONS: tuple[Operation, ...] = (
         (E.COUPON_NOT_FOUND,),
         query=(CPN_NO, CP_NO),
     ),
+    Operation(
+        "POST",
+        "/template/create",
+        "createTemplate",
+        "Create a template (a coupon page's text); the result is its number, tmplIdx.",
+        {**TMPL_IDX_SCHEMA, "description": "The new template's number."},
+        (),
+        body=models.TemplateText,
+        examples={"spring sale": TEMPLATE_EXAMPLE, "name only": {"nm": "Gift card"}},
+        description=(
+            "Templates are numbered 1, 2, 3... per account, in the order they are created; a "
+            "number is never given again, even after a delete."
+        ),
+    ),
+    Operation(
+        "PUT",
+        "/template/update",
+        "updateTemplate",
+        "Change the template's text fields present (absent or null ones stay).",
+        {**TMPL_IDX_SCHEMA, "description": "The template's number."},
+        (E.TEMPLATE_NOT_FOUND,),
+        body=models.TemplateUpdateRequest,
+        examples={"usage": {"tmplIdx": 1, "usage": "Online only.\nOne per order."}},
+    ),
+    Operation(
+        "GET",
+        "/template",
+        "getTemplate",
+        "The template.",
+        {"$ref": "#/components/schemas/Template"},
+        (E.TEMPLATE_NOT_FOUND,),
+        query=(TMPL_IDX,),
+    ),
+    Operation(
+        "GET",
+        "/template/list",
+        "listTemplates",
+        "The account's templates in number order, a page at a time.",
+        {"$ref": "#/components/schemas/TemplatePage"},
+        (),
+        query=(LIMIT, CURSOR),
+    ),
+    Operation(
+        "DELETE",
+        "/template/delete",
+        "deleteTemplate",
+        "Delete the template, unless a coupon or group refers to it (4093).",
+        {"type": "null"},
+        (E.TEMPLATE_NOT_FOUND, E.STILL_IN_USE),
+        query=(TMPL_IDX,),
+        description="Its number is not given again.",
+    ),
 )
 
 
@@ -562,6 +672,9 @@ def _request_schema(model: type[models.Body]) -> Schema:
         # Update takes any term of the coupon, merged over the stored one (see the model).
         terms = models.CouponTerms.model_json_schema()["properties"]
         schema["properties"].update({k: v for k, v in terms.items() if k != "cpnNo"})
+    if model is models.TemplateUpdateRequest:
+        # Takes any text field of the template, merged over the stored one (see the model).
+        schema["properties"].update(models.TemplateText.model_json_schema()["properties"])
     if model is models.BulkCreateRequest:
         schema["properties"]["cpnNo"] = {
             "type": "null",
@@ -579,7 +692,7 @@ def _request_schema(model: type[models.Body]) -> Schema:
             prop["type"] = [prop["type"], "null"]
             if "enum" in prop:
                 prop["enum"] = [*prop["enum"], None]
-            if model is models.UpdateRequest:
+            if model in (models.UpdateRequest, models.TemplateUpdateRequest):
                 prop.pop("default", None)  # absent means unchanged, not the default
                 notes.append(UNCHANGED_NOTE)
             else:
@@ -638,11 +751,16 @@ def _coupon_schema(*, validated: bool = False) -> Schema:
     required = list(properties)
     description = 'The coupon as list shows it; strings are "" when unset.'
     if validated:
-        properties.update(VALIDATE_EXTRAS)
+        properties.update(copy.deepcopy(VALIDATE_EXTRAS))
+        text = _template_text()
+        properties["template"].update(
+            required=list(text), additionalProperties=False, properties=text
+        )
         description = (
             'The coupon as validate shows it; strings are "" when unset.'
             + PRICED_NOTE
             + " With a userId, on a code with a perUserLimit, adds userUseCnt and userRemaining."
+            + " template: the text of the coupon's template, or null."
         )
     return {
         "type": "object",
@@ -884,6 +1002,8 @@ def document() -> Schema:
                 "Redemption": REDEMPTION,
                 "CouponPage": _page({"$ref": "#/components/schemas/Coupon"}),
                 "RedemptionPage": _page({"$ref": "#/components/schemas/Redemption"}),
+                "Template": _template_schema(),
+                "TemplatePage": _page({"$ref": "#/components/schemas/Template"}),
                 "FieldError": {
                     "type": "object",
                     "required": ["field", "message"],

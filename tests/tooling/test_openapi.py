@@ -15,7 +15,8 @@ from coupons import models
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
 from coupons.pricing import CURRENCIES, Order, quote
-from coupons.records import RedemptionRecord, StoredCoupon
+from coupons.records import RedemptionRecord, StoredCoupon, StoredTemplate
+from coupons.service.templates import template_object
 from coupons.views import coupon_object, priced, redemption_view
 from devstack import openapi
 from devstack.openapi import BASE_PATH, OPENAPI_PATH
@@ -67,7 +68,7 @@ def test_the_committed_file_is_what_the_generator_writes() -> None:
 
 def test_every_template_route_is_documented_and_nothing_else(doc: dict[str, Any]) -> None:
     deployed = {(r.method, r.path) for r in routes() if r.path != "$default"}
-    assert len(deployed) == 12
+    assert len(deployed) == 17
     assert set(_operations(doc)) == deployed
     assert doc["servers"][-1]["url"].endswith(BASE_PATH)
 
@@ -119,6 +120,8 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
         models.RedeemRequest,
         models.CancelRequest,
         models.CodeRequest,
+        models.TemplateText,
+        models.TemplateUpdateRequest,
     ]
     for model in bodies:
         own = model.model_json_schema()
@@ -128,6 +131,11 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
     # Optional fields accept null (absent); update takes every term of the coupon.
     assert schemas["RedeemRequest"]["properties"]["memo"]["type"] == ["string", "null"]
     assert set(schemas["UpdateRequest"]["properties"]) == set(models.TERM_FIELDS) | {"cpnNo"}
+    # Template update takes every text field, none of them required.
+    template_update = schemas["TemplateUpdateRequest"]
+    assert set(template_update["properties"]) == set(models.TEMPLATE_FIELDS) | {"tmplIdx"}
+    assert template_update["required"] == ["tmplIdx"]
+    assert template_update["properties"]["nm"]["type"] == ["string", "null"]
     every_field = {name for model in bodies for name in model.fields()}
     assert set(openapi.FIELD_NOTES) | set(openapi.FIELD_PATTERNS) <= every_field
     assert {
@@ -161,11 +169,23 @@ def test_what_checkout_rules_add_matches_the_schemas(doc: dict[str, Any]) -> Non
         "formatDiscAmt": "$12.03",
         "formatPayAmt": "$108.22",
     }
-    shown = {**coupon_object(coupon, "en"), **prices, "userUseCnt": 1, "userRemaining": 1}
+    text = {"nm": "Spring sale", "description": "a\nb", "usage": "", "precautions": ""}
+    shown = {
+        **coupon_object(coupon, "en"),
+        **prices,
+        "userUseCnt": 1,
+        "userRemaining": 1,
+        "template": text,
+    }
     validated = schemas["ValidatedCoupon"]
     assert set(validated["properties"]) == set(shown)
     assert set(validated["required"]) == set(schemas["Coupon"]["required"])
     jsonschema_rs.Draft202012Validator(validated).validate(shown)
+    jsonschema_rs.Draft202012Validator(validated).validate({**shown, "template": None})
+    with pytest.raises(jsonschema_rs.ValidationError):  # the template's text, nothing else
+        jsonschema_rs.Draft202012Validator(validated).validate(
+            {**shown, "template": {**text, "tmplIdx": 1}}
+        )
     with pytest.raises(jsonschema_rs.ValidationError):  # the list's coupon adds nothing
         jsonschema_rs.Draft202012Validator(schemas["Coupon"]).validate(shown)
     use_result = jsonschema_rs.Draft202012Validator(schemas["UseResult"])
@@ -214,6 +234,38 @@ def test_new_refusals_and_parameters_are_on_their_operations(doc: dict[str, Any]
         assert names["cpNo"]["deprecated"] is True and not names["cpNo"]["required"]
     redeem = doc["components"]["schemas"]["RedeemRequest"]["properties"]
     assert {"amount", "currency"} <= set(redeem)
+
+
+def test_the_template_object_matches_its_schema(doc: dict[str, Any]) -> None:
+    text = models.parse(models.TemplateText, {"nm": "Spring sale", "usage": "a\nb"}).model_dump()
+    stored = {**text, "tmplIdx": 3, "regTs": 1_790_000_000_000}
+    shown = template_object(cast(StoredTemplate, stored))
+    schemas = doc["components"]["schemas"]
+    schema = schemas["Template"]
+    assert set(schema["required"]) == set(shown) == set(schema["properties"])
+    jsonschema_rs.Draft202012Validator(schema).validate(shown)
+    page = {**doc, **schemas["TemplatePage"]}  # resolves the $ref to Template
+    jsonschema_rs.Draft202012Validator(page).validate({"items": [shown], "cursor": None})
+
+
+def test_template_refusals_are_on_their_operations(doc: dict[str, Any]) -> None:
+    operations = _operations(doc)
+
+    def refusals(method: str, path: str) -> set[int]:
+        responses = operations[(method, BASE_PATH + path)]["responses"]
+        return {
+            c for s, r in responses.items() if s != "200" for c in _codes(doc, _resolve(doc, r))
+        }
+
+    assert {4043, 4093} & refusals("POST", "/template/create") == set()
+    assert {4043, 4093} & refusals("GET", "/template/list") == set()
+    for method, path in (("PUT", "/template/update"), ("GET", "/template")):
+        assert 4043 in refusals(method, path) and 4093 not in refusals(method, path)
+    assert {4043, 4093} <= refusals("DELETE", "/template/delete")
+    for method, path in (("GET", "/template"), ("DELETE", "/template/delete")):
+        names = {p.get("name"): p for p in operations[(method, BASE_PATH + path)]["parameters"]}
+        assert names["tmplIdx"]["required"] is True
+        assert names["tmplIdx"]["schema"]["minimum"] == 1
 
 
 def test_it_is_valid_openapi_that_schemathesis_loads(doc: dict[str, Any]) -> None:

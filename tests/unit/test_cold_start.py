@@ -31,7 +31,10 @@ HEAVY = (
     "pydantic",  # the bodies parse without it (models.py)
     "pydantic_core",
 )
-BODY_FUNCTIONS = {"create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"}
+BODY_FUNCTIONS = {
+    *("create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"),
+    *("template_create", "template_update"),
+}
 
 
 def _imported_at_cold_start(route: Route) -> set[str]:

@@ -15,7 +15,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 # In the order a checkout would use them; what each must answer.
 FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("redeem", 0),
         ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("disable", 0), ("enable", 0),
-        ("delete", 0), ("not_found", 4041)]  # fmt: skip
+        ("delete", 0), ("template_create", 0), ("template_update", 0), ("template_get", 0),
+        ("template_list", 0), ("template_delete", 0), ("not_found", 4041)]  # fmt: skip
 
 
 def test_there_is_one_event_per_function() -> None:
@@ -53,6 +54,9 @@ def test_every_event_runs_through_its_handler(
     assert "WELCOME2026" in [item["cpnNo"] for item in answers["list"]["result"]["items"]]
     assert answers["redeem_cancel"]["result"]["useCnt"] == 0
     assert answers["disable"]["result"] == answers["enable"]["result"] == "WELCOME2026"
+    assert answers["template_create"]["result"] == answers["template_update"]["result"] == 1
+    assert answers["template_get"]["result"]["usage"].endswith("enter the code online.")
+    assert [t["tmplIdx"] for t in answers["template_list"]["result"]["items"]] == [1]
 
 
 def test_env_json_points_sam_local_at_dynamodb_local() -> None:

@@ -21,6 +21,7 @@ API = "/api/coupon/v1"
 # route's Idempotency-Key records, account items (cursor keys), the listing indexes.
 API_KEYS, COUPONS, ACCOUNTS, INDEX_PARTITIONS = "KEY#*", "A#*#C#*", "ACCOUNT#*", "A#*"
 PASSWORD_COUNTERS = ("A#*#PWD", "A#*#PWD#*")
+TEMPLATES = "A#*#TMPL"  # an account's templates and their number sequence
 
 
 def _keys_of(route: str) -> str:
@@ -36,7 +37,11 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
     "CreateBulkFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS)}
     | {(action, _keys_of("create/bulk")) for action in KEY_RECORD},
     "UpdateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS), ("UpdateItem", COUPONS)},
-    "ValidateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS)},
+    "ValidateFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", COUPONS),
+        ("GetItem", TEMPLATES),  # the text of the coupon's template
+    },
     "RedeemFunction": {
         ("GetItem", API_KEYS),
         ("GetItem", COUPONS),  # the terms of an unseen coupon, to price an order with a key
@@ -75,6 +80,23 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     "DisableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
     "EnableFunction": {("GetItem", API_KEYS), ("UpdateItem", COUPONS)},
+    "TemplateCreateFunction": {
+        ("GetItem", API_KEYS),
+        ("UpdateItem", TEMPLATES),  # the account's template numbers
+        ("PutItem", TEMPLATES),
+    },
+    "TemplateUpdateFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", TEMPLATES),
+        ("UpdateItem", TEMPLATES),
+    },
+    "TemplateGetFunction": {("GetItem", API_KEYS), ("GetItem", TEMPLATES)},
+    "TemplateListFunction": {
+        ("GetItem", API_KEYS),
+        ("Query", TEMPLATES),
+        ("GetItem", ACCOUNTS),
+    },
+    "TemplateDeleteFunction": {("GetItem", API_KEYS), ("DeleteItem", TEMPLATES)},
     "NotFoundFunction": set(),
 }
 
@@ -105,6 +127,11 @@ EXPECTED = {
         f"DELETE {API}/delete": "DeleteFunction",
         f"POST {API}/disable": "DisableFunction",
         f"POST {API}/enable": "EnableFunction",
+        f"POST {API}/template/create": "TemplateCreateFunction",
+        f"PUT {API}/template/update": "TemplateUpdateFunction",
+        f"GET {API}/template": "TemplateGetFunction",
+        f"GET {API}/template/list": "TemplateListFunction",
+        f"DELETE {API}/template/delete": "TemplateDeleteFunction",
         "ANY $default": "NotFoundFunction",
     }.items()
 }
@@ -280,11 +307,17 @@ def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets()
 
 
 def test_query_routes_are_read_only() -> None:
-    """Every GET route (validate, list, redemptions) only reads the account's data: its one
-    write is the count of the account's requests (limits.py), and nothing else is granted
-    (no Put, Delete, batch write or transaction; no other Update)."""
+    """Every GET route (validate, list, redemptions, a template, the templates) only reads the
+    account's data: its one write is the count of the account's requests (limits.py), and
+    nothing else is granted (no Put, Delete, batch write or transaction; no other Update)."""
     readers = {function for route, (function, _) in EXPECTED.items() if route.startswith("GET ")}
-    assert readers == {"ValidateFunction", "ListFunction", "RedemptionsFunction"}
+    assert readers == {
+        "ValidateFunction",
+        "ListFunction",
+        "RedemptionsFunction",
+        "TemplateGetFunction",
+        "TemplateListFunction",
+    }
     for function in readers:
         writes = {grant for grant in GRANTS[function] if grant[0] not in READ_ONLY}
         assert writes == {("UpdateItem", REQUEST_BUDGET)}, function

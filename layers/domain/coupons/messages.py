@@ -24,6 +24,7 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
     ),
     ErrorCode.COUPON_NOT_FOUND: (404, "Coupon not found.", "쿠폰을 찾을 수 없습니다."),
     ErrorCode.ROUTE_NOT_FOUND: (404, "No such route.", "존재하지 않는 경로입니다."),
+    ErrorCode.TEMPLATE_NOT_FOUND: (404, "Template not found.", "템플릿을 찾을 수 없습니다."),
     ErrorCode.CODE_EXISTS: (
         409,
         "The coupon code already exists.",
@@ -89,6 +90,11 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
         422,
         "This user has used up their uses of the coupon.",
         "이 사용자는 쿠폰 사용 횟수를 모두 사용했습니다.",
+    ),
+    ErrorCode.STILL_IN_USE: (
+        409,
+        "Still in use: a coupon or group refers to it.",
+        "쿠폰 또는 그룹이 참조하고 있어 삭제할 수 없습니다.",
     ),
     ErrorCode.COUPON_DISABLED: (422, "The coupon is disabled.", "사용이 중지된 쿠폰입니다."),
     ErrorCode.TOO_MANY_REQUESTS: (

@@ -557,5 +557,35 @@ class CancelRequest(Body):
     memo: str = spec(default="", max_length=1000)
 
 
+# --- templates (DESIGN 2.7) ---------------------------------------------------------------
+
+
+@body
+class TemplateText(Body):
+    """A coupon template's text: plain text, newlines kept (only the ends are trimmed)."""
+
+    nm: str = spec(min_length=1, max_length=100)
+    description: str = spec(default="", max_length=2000)
+    usage: str = spec(default="", max_length=2000)
+    precautions: str = spec(default="", max_length=2000)
+
+
+TEMPLATE_FIELDS = tuple(TemplateText.fields())
+
+
+@body
+class TemplateUpdateRequest(Body):
+    """The template's number; the text fields present change, those absent stay."""
+
+    keeps_unknown: ClassVar[bool] = True
+
+    tmplIdx: int = spec(ge=1, le=MAX_INDEX)
+    edits: dict[str, Any] = field(default_factory=dict)  # not a body field: no spec
+
+    @classmethod
+    def _kept(cls, sent: Mapping[str, Any]) -> dict[str, Any]:
+        return {"edits": {name: sent[name] for name in TEMPLATE_FIELDS if name in sent}}
+
+
 def _decimals(amount: float) -> int:
     return decimals(as_decimal(amount))

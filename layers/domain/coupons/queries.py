@@ -83,6 +83,29 @@ class ListQuery:
         return cls(size, params.get("cursor"), grp, user)
 
 
+@dataclass(frozen=True)
+class TemplateQuery:
+    """?tmplIdx= (GET /template, DELETE /template/delete)."""
+
+    tmplIdx: int
+
+    @classmethod
+    def parse(cls, params: Params) -> Self:
+        return cls(whole_number(params.get("tmplIdx"), "tmplIdx", 1, rules.MAX_INDEX))
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """?limit=&cursor= (GET /template/list)."""
+
+    limit: int
+    cursor: str | None
+
+    @classmethod
+    def parse(cls, params: Params) -> Self:
+        return cls(page_size(params.get("limit")), params.get("cursor"))
+
+
 def page_size(raw: object) -> int:
     return DEFAULT_PAGE if raw is None else whole_number(raw, "limit", 1, MAX_PAGE)
 

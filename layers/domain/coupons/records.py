@@ -98,6 +98,28 @@ class PasswordGuard(TypedDict, total=False):
     pwdLockedUntil: int
 
 
+class TemplateFields(TypedDict):
+    """A coupon template's text (DESIGN 2.7): plain text, newlines kept."""
+
+    nm: str
+    description: str
+    usage: str
+    precautions: str
+
+
+class StoredTemplate(TemplateFields):
+    tmplIdx: int
+    regTs: int  # ms
+    refCnt: NotRequired[int]  # the coupons and groups that refer to it
+
+
+class TemplateObject(TemplateFields):
+    """A template as GET /template and /template/list show it."""
+
+    tmplIdx: int
+    regYmdt: str
+
+
 class AccountRecord(TypedDict):
     account: str
     name: str
@@ -151,6 +173,7 @@ class CouponObject(CouponTermsRecord):
     formatPayAmt: NotRequired[str]
     userUseCnt: NotRequired[int]
     userRemaining: NotRequired[int]
+    template: NotRequired["TemplateFields | None"]  # validate: the coupon's template's text
 
 
 class RedemptionView(TypedDict):

@@ -12,7 +12,7 @@ from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, remembered
 from coupons.observability import count
 from coupons.queries import CodeQuery, ValidateQuery
-from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon
+from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon, TemplateFields
 from coupons.store import coupons as coupon_items
 from coupons.store.client import ConditionFailed
 from coupons.views import coupon_object, priced
@@ -153,6 +153,24 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
     raise storage_busy()
 
 
+def _template_text(account: str, tmpl_idx: int) -> TemplateFields | None:
+    """The text of the coupon's template (DESIGN 2.7): one more read for a coupon that has
+    one; None without one, or for a number with no template behind it."""
+    if not tmpl_idx:
+        return None
+    from coupons.store import templates as template_items
+
+    template = template_items.get(account, tmpl_idx)
+    if template is None:
+        return None
+    return {
+        "nm": template["nm"],
+        "description": template["description"],
+        "usage": template["usage"],
+        "precautions": template["precautions"],
+    }
+
+
 def _locked(coupon: StoredCoupon, *, used: bool, repriced: bool) -> bool:
     """Whether an edit is refused (4091): of terms while the coupon has uses, or of the terms
     that price an order once it priced one (pricing.PRICING_TERMS)."""
@@ -207,6 +225,7 @@ def validate_coupon(account: str, query: ValidateQuery, language: str) -> Coupon
     if refused is not None:
         raise CouponError(refused)
     shown = coupon_object(coupon, language)
+    shown["template"] = _template_text(account, int(coupon.get("tmplIdx") or 0))
     if user_uses is not None:
         shown["userUseCnt"] = user_uses
         shown["userRemaining"] = max(0, per_user - user_uses)

@@ -29,6 +29,16 @@ def redemption_key(account: str, cpn_no: str, rdm_id: str) -> AttributeMap:
 
 
 USER_USES_PREFIX = "U#"
+TEMPLATE_SEQUENCE_SK = "N"
+
+
+def templates_pk(account: str) -> str:
+    """The account's templates and their number sequence (store/templates.py)."""
+    return f"A#{account}#TMPL"
+
+
+def template_key(account: str, tmpl_idx: int) -> AttributeMap:
+    return key(templates_pk(account), f"T#{tmpl_idx:010d}")
 
 
 def user_uses_key(account: str, cpn_no: str, cid: str, user_id: str) -> AttributeMap:
