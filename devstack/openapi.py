@@ -664,22 +664,31 @@ def codes(operation: Operation) -> list[ErrorCode]:
 # --- building the document -------------------------------------------------------------------
 
 
+# Updates: absent fields are unchanged (no default), and null means absent.
+UPDATES: tuple[type[models.Body], ...] = (models.UpdateRequest, models.TemplateUpdateRequest)
+
+
+def _fields_beyond_the_model(model: type[models.Body]) -> Schema:
+    """What a body takes that its model's own schema does not list."""
+    if model is models.UpdateRequest:
+        # Update takes any term of the coupon, merged over the stored one (see the model).
+        terms = models.CouponTerms.model_json_schema()["properties"]
+        return {k: v for k, v in terms.items() if k != "cpnNo"}
+    if model is models.TemplateUpdateRequest:
+        # Any text field of the template, merged over the stored one (see the model).
+        return dict(models.TemplateText.model_json_schema()["properties"])
+    if model is models.BulkCreateRequest:
+        return {
+            "cpnNo": {"type": "null", "description": "Codes are generated in bulk: leave it out."}
+        }
+    return {}
+
+
 def _request_schema(model: type[models.Body]) -> Schema:
     """The model's JSON schema, with what the model does but its schema does not say: an
     optional field may be null (absent), unknown fields are ignored, and the notes."""
     schema = model.model_json_schema()
-    if model is models.UpdateRequest:
-        # Update takes any term of the coupon, merged over the stored one (see the model).
-        terms = models.CouponTerms.model_json_schema()["properties"]
-        schema["properties"].update({k: v for k, v in terms.items() if k != "cpnNo"})
-    if model is models.TemplateUpdateRequest:
-        # Takes any text field of the template, merged over the stored one (see the model).
-        schema["properties"].update(models.TemplateText.model_json_schema()["properties"])
-    if model is models.BulkCreateRequest:
-        schema["properties"]["cpnNo"] = {
-            "type": "null",
-            "description": "Codes are generated in bulk: leave it out.",
-        }
+    schema["properties"].update(_fields_beyond_the_model(model))
     required = set(schema.get("required", ()))
     for name, prop in schema["properties"].items():
         prop.pop("title", None)
@@ -692,7 +701,7 @@ def _request_schema(model: type[models.Body]) -> Schema:
             prop["type"] = [prop["type"], "null"]
             if "enum" in prop:
                 prop["enum"] = [*prop["enum"], None]
-            if model in (models.UpdateRequest, models.TemplateUpdateRequest):
+            if model in UPDATES:
                 prop.pop("default", None)  # absent means unchanged, not the default
                 notes.append(UNCHANGED_NOTE)
             else:

@@ -250,6 +250,11 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     update = '{"cpnNo":"WELCOME2026","memo":"new memo"}'
     code = '{"cpnNo":"WELCOME2026"}'
     once = ["-H", "Idempotency-Key: order-1001"]
+    template = (
+        '{"nm":"Spring sale","description":"10% off everything.\\nOnce per order.",'
+        '"usage":"Show this page at the till.","precautions":"Not valid with other offers."}'
+    )
+    template_update = '{"tmplIdx":1,"usage":"Online only."}'
 
     def curl(method: str, route: str, *extra: str) -> str:
         return shlex.join(["curl", "-sS", "-X", method, f"{base_url}/{route}", *auth, *extra])
@@ -266,6 +271,11 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         ("disable", curl("POST", "disable", *json_body, code)),
         ("enable", curl("POST", "enable", *json_body, code)),
         ("delete", curl("DELETE", "delete?cpnNo=WELCOME2026")),
+        ("template_create", curl("POST", "template/create", *json_body, template)),
+        ("template_update", curl("PUT", "template/update", *json_body, template_update)),
+        ("template_get", curl("GET", "template?tmplIdx=1")),
+        ("template_list", curl("GET", "template/list?limit=20")),
+        ("template_delete", curl("DELETE", "template/delete?tmplIdx=1")),
     ]
 
 

@@ -26,7 +26,14 @@ from schemathesis.specs.openapi.checks import (
 
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
-from devstack.openapi import BASE_PATH, EXAMPLE_CODE, OPENAPI_PATH, OPERATIONS
+from devstack.openapi import (
+    BASE_PATH,
+    EXAMPLE_CODE,
+    OPENAPI_PATH,
+    OPERATIONS,
+    TEMPLATE_EXAMPLE,
+    TMPL_IDX,
+)
 from tests.conftest import Api
 
 MAX_EXAMPLES = 50
@@ -55,6 +62,9 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
+# The template the examples name (?tmplIdx=, update's body): the account's first.
+TEMPLATE_IDX = 1
+assert TMPL_IDX.example == TEMPLATE_IDX
 # Cases run per operation (label), for test_every_operation_was_fuzzed.
 CASES: Counter[str] = Counter()
 
@@ -63,8 +73,19 @@ CASES: Counter[str] = Counter()
 def fuzzed_account(api: Api) -> Api:
     """A fresh account per operation, with the examples' coupon (unlimited, valid today, a
     shared code counted per user, redeemed twice: once for an order, once without) and a few
-    others, so examples and lists reach real coupons and the checkout rules (DESIGN 2.6)."""
-    assert api.create(cpnNo=EXAMPLE_CODE, useLimit=0, perUserLimit=1000, memo="fuzz").code == 0
+    others, so examples and lists reach real coupons and the checkout rules (DESIGN 2.6); and
+    the examples' template (tmplIdx 1, which the coupon shows) and a second one, so that get,
+    update, list and delete reach real templates (DESIGN 2.7)."""
+    for text in (TEMPLATE_EXAMPLE, {"nm": "Gift card"}):
+        made = api.call("POST", "/template/create", body=text)
+        assert made.code == 0, made.body
+    assert made.result == TEMPLATE_IDX + 1
+    assert (
+        api.create(
+            cpnNo=EXAMPLE_CODE, useLimit=0, perUserLimit=1000, memo="fuzz", tmplIdx=TEMPLATE_IDX
+        ).code
+        == 0
+    )
     assert api.redeem(EXAMPLE_CODE, userId="att78z", memo="first").code == 0
     priced = api.redeem(EXAMPLE_CODE, userId="att78z", amount=25.5, currency="USD")
     assert (priced.code, priced.result["discAmt"]) == (0, 5)

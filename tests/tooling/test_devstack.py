@@ -393,3 +393,8 @@ def test_curl_examples_cover_every_endpoint() -> None:
     body = json.loads(create[create.index("-d") + 1])
     assert (body["strtYmd"], body["endYmd"]) == ("2026-05-02", "2027-12-31")
     assert body["cpnNo"] == "WELCOME2026"
+    template = shlex.split(examples["template_create"])
+    text = json.loads(template[template.index("-d") + 1])
+    assert text["nm"] and "\n" in text["description"]  # a JSON newline, kept
+    update = shlex.split(examples["template_update"])
+    assert json.loads(update[update.index("-d") + 1])["tmplIdx"] == 1

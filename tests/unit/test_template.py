@@ -32,11 +32,16 @@ KEY_RECORD = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}  # claimed, comp
 # function -> the (action, leading-key pattern) pairs it is granted; GetItem on API_KEYS is
 # authentication, and the only grant that reaches API keys at all.
 GRANTS: dict[str, set[tuple[str, str]]] = {
-    "CreateFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS)}
+    "CreateFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS), ("UpdateItem", TEMPLATES)}
     | {(action, _keys_of("create")) for action in KEY_RECORD},
-    "CreateBulkFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS)}
+    "CreateBulkFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS), ("UpdateItem", TEMPLATES)}
     | {(action, _keys_of("create/bulk")) for action in KEY_RECORD},
-    "UpdateFunction": {("GetItem", API_KEYS), ("GetItem", COUPONS), ("UpdateItem", COUPONS)},
+    "UpdateFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", COUPONS),
+        ("UpdateItem", COUPONS),
+        ("UpdateItem", TEMPLATES),  # the count of coupons that refer to a template
+    },
     "ValidateFunction": {
         ("GetItem", API_KEYS),
         ("GetItem", COUPONS),
@@ -75,6 +80,7 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     "DeleteFunction": {
         ("GetItem", API_KEYS),
+        ("UpdateItem", TEMPLATES),  # the count of coupons that refer to a template
         ("DeleteItem", COUPONS),
         ("PutItem", COUPONS),  # the coupon's own redemption records, moved to items of their own
     },

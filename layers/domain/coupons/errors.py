@@ -77,6 +77,7 @@ class Reason(Enum):
     AMOUNT_REQUIRED_FOR_MINIMUM = auto()
     ORDER_CURRENCY_REQUIRED = auto()
     CODE_GENERATED_IN_BULK = auto()
+    NO_SUCH_TEMPLATE = auto()
     CODE_REQUIRED = auto()
     NOT_A_CODE = auto()
     NOT_AN_IDEMPOTENCY_KEY = auto()

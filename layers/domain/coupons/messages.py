@@ -207,6 +207,10 @@ REASONS: dict[Reason, tuple[str, str]] = {
         "is required: the coupon has no currency",
         "쿠폰에 통화가 없어 필수 항목입니다.",
     ),
+    Reason.NO_SUCH_TEMPLATE: (
+        "is not a template of this account (POST /template/create makes one)",
+        "이 계정의 템플릿이 아닙니다(POST /template/create로 만들 수 있습니다).",
+    ),
     Reason.CODE_GENERATED_IN_BULK: (
         "is generated in bulk creation; leave it out",
         "대량 생성에서는 쿠폰 번호가 자동으로 만들어지므로 보내지 마세요.",

@@ -54,6 +54,7 @@ class StoredCoupon(CouponTermsRecord):
     rdm: NotRequired[dict[str, "RedemptionFields"]]  # its recent redemption records, by rdmId
     status: NotRequired[CouponStatus]  # absent: ACTIVE (disable/enable set it)
     priced: NotRequired[int]  # 1 once a redemption priced an order (pricing.PRICING_TERMS)
+    tmplRef: NotRequired[int]  # the template it is counted on (store/templates.py)
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]

@@ -4,16 +4,17 @@ Nothing here imports the request models (models.py) at module level: validate an
 query strings, and their functions' cold start stays free of them (update loads them when it
 merges)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from coupons import clock, rules, settings
-from coupons.errors import CouponError, ErrorCode, storage_busy
+from coupons.errors import CouponError, ErrorCode, Reason, invalid_field, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, remembered
 from coupons.observability import count
 from coupons.queries import CodeQuery, ValidateQuery
 from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon, TemplateFields
 from coupons.store import coupons as coupon_items
+from coupons.store import templates as template_items
 from coupons.store.client import ConditionFailed
 from coupons.views import coupon_object, priced
 
@@ -35,6 +36,8 @@ def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
         "ver": 0,
         "cid": rules.new_id(now),
         "regTs": now,
+        # The template it names, counted on it (store/templates.py).
+        **({"tmplRef": terms["tmplIdx"]} if terms["tmplIdx"] else {}),
     }
     return cast(StoredCoupon, coupon)
 
@@ -57,7 +60,7 @@ def _as_stored(account: str, terms: CouponTermsRecord) -> CouponTermsRecord:
 def create_coupon(
     account: str, request: "CreateRequest", key: IdempotencyKey | None = None
 ) -> str | Replayed[str]:
-    return remembered(key, lambda: _create(account, request))
+    return remembered(key, lambda: _with_template(lambda: _create(account, request)))
 
 
 def _create(account: str, request: "CreateRequest") -> str:
@@ -80,7 +83,16 @@ def _create(account: str, request: "CreateRequest") -> str:
 def create_coupons(
     account: str, request: "BulkCreateRequest", key: IdempotencyKey | None = None
 ) -> list[str] | Replayed[list[str]]:
-    return remembered(key, lambda: _create_bulk(account, request))
+    return remembered(key, lambda: _with_template(lambda: _create_bulk(account, request)))
+
+
+def _with_template[T](write: "Callable[[], T]") -> T:
+    """`write`, with a template that is not there (or another account's) refused as 4001 on
+    tmplIdx: a coupon refers only to a template of its own account (DESIGN 2.7)."""
+    try:
+        return write()
+    except template_items.MissingTemplate:
+        raise invalid_field("tmplIdx", Reason.NO_SUCH_TEMPLATE) from None
 
 
 def _create_bulk(account: str, request: "BulkCreateRequest") -> list[str]:
@@ -141,8 +153,14 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
                 version=stored["ver"] if locked else None,
                 unused_only=bool(locked),
                 unpriced_only=repriced,
+                # Another template: the count moves from the one it is counted on (if any).
+                template=(int(stored.get("tmplRef") or 0), cast(int, changes["tmplIdx"]))
+                if "tmplIdx" in changes
+                else None,
             )
             return cpn_no
+        except template_items.MissingTemplate:
+            raise invalid_field("tmplIdx", Reason.NO_SUCH_TEMPLATE) from None
         except ConditionFailed as failed:
             old = coupon_items.as_coupon(failed.old)
             if old is None:

@@ -7,6 +7,7 @@ while it is 0, in the delete's own condition."""
 
 from typing import TYPE_CHECKING, cast
 
+from coupons import settings
 from coupons.records import StoredTemplate
 from coupons.store.client import ConditionFailed, request
 from coupons.store.items import assignments, from_item, key, to_item, values
@@ -14,7 +15,11 @@ from coupons.store.keys import TEMPLATE_SEQUENCE_SK, template_key, templates_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, QueryOutputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        QueryInputTypeDef,
+        QueryOutputTypeDef,
+        UpdateTypeDef,
+    )
 
 
 class InUse(Exception):
@@ -118,3 +123,36 @@ def _as_template(item: dict[str, object] | None) -> StoredTemplate | None:
     if item is None:
         return None
     return cast(StoredTemplate, {k: v for k, v in item.items() if k not in ("PK", "SK")})
+
+
+# --- what refers to a template ------------------------------------------------------------
+# Each coupon that names a template is counted on it (refCnt) in the same transaction as the
+# coupon's own write, so a template something refers to cannot be deleted (the delete needs
+# refCnt 0) and nothing can come to refer to a template being deleted (the count needs it to
+# exist). A coupon keeps the number it is counted on as `tmplRef` (REFERENCE); a coupon stored
+# before templates existed may carry a tmplIdx without one: it is not counted, and has no text.
+REFERENCE = "tmplRef"
+
+
+class MissingTemplate(Exception):
+    """The template a coupon is to refer to does not exist (in this account)."""
+
+
+def counted(account: str, tmpl_idx: int, delta: int) -> "UpdateTypeDef":
+    """The template's count of references moved by `delta`, the template still there."""
+    return {
+        "TableName": settings.current().table_name,
+        "Key": template_key(account, tmpl_idx),
+        "UpdateExpression": "SET refCnt = if_not_exists(refCnt, :zero) + :delta",
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": values(zero=0, delta=delta),
+    }
+
+
+def count_references(account: str, tmpl_idx: int, delta: int) -> None:
+    """`counted` on its own (one UpdateItem): MissingTemplate when there is no template."""
+    update = counted(account, tmpl_idx, delta)
+    try:
+        request(lambda db, _table: db.update_item(**update))
+    except ConditionFailed:
+        raise MissingTemplate() from None
