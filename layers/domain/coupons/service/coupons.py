@@ -176,17 +176,10 @@ def _template_text(account: str, tmpl_idx: int) -> TemplateFields | None:
     one; None without one, or for a number with no template behind it."""
     if not tmpl_idx:
         return None
-    from coupons.store import templates as template_items
+    from coupons.service.templates import template_text
 
     template = template_items.get(account, tmpl_idx)
-    if template is None:
-        return None
-    return {
-        "nm": template["nm"],
-        "description": template["description"],
-        "usage": template["usage"],
-        "precautions": template["precautions"],
-    }
+    return None if template is None else template_text(template)
 
 
 def _locked(coupon: StoredCoupon, *, used: bool, repriced: bool) -> bool:

@@ -76,9 +76,16 @@ def delete_template(account: str, query: TemplateQuery) -> None:
 def template_object(template: StoredTemplate) -> TemplateObject:
     return {
         "tmplIdx": int(template["tmplIdx"]),
+        **template_text(template),
+        "regYmdt": local_time(int(template["regTs"])),
+    }
+
+
+def template_text(template: StoredTemplate) -> TemplateFields:
+    """The template's text, as a coupon shows it (validate's `template`)."""
+    return {
         "nm": template["nm"],
         "description": template["description"],
         "usage": template["usage"],
         "precautions": template["precautions"],
-        "regYmdt": local_time(int(template["regTs"])),
     }
