@@ -136,6 +136,9 @@ REDEMPTION: Schema = {
     },
 }
 TMPL_IDX_SCHEMA: Schema = {"type": "integer", "minimum": 1, "maximum": rules.MAX_INDEX}
+GRP_IDX_SCHEMA: Schema = {"type": "integer", "minimum": 1, "maximum": rules.MAX_INDEX}
+# A group's colours: a hex colour, or "" (unset: the coupon's own shows).
+GROUP_COLOR = f"^$|{models.HEX_COLOR}"
 
 
 def _template_text() -> Schema:
@@ -167,6 +170,45 @@ def _template_schema() -> Schema:
     }
 
 
+def _group_schema() -> Schema:
+    """The group object (GET /group, /group/list; DESIGN 2.7)."""
+    fields = copy.deepcopy(models.GroupFields.model_json_schema()["properties"])
+    shown: Schema = {}
+    for name, prop in fields.items():
+        prop.pop("title", None)
+        prop.pop("default", None)
+        if prop.get("type") == "string" and (models.GroupFields.__name__, name) in MODEL_PATTERNS:
+            prop["pattern"] = MODEL_PATTERNS[(models.GroupFields.__name__, name)]
+        note = MODEL_FIELD_NOTES.get((models.GroupFields.__name__, name)) or FIELD_NOTES.get(name)
+        if note:
+            prop["description"] = note
+        shown[name] = _ordered(prop)
+    properties: Schema = {
+        "grpIdx": {**GRP_IDX_SCHEMA, "description": "The group's number in its account."},
+        **shown,
+        "couponCnt": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many coupons are in the group (it is deleted only at 0).",
+        },
+        "regYmdt": {
+            "type": "string",
+            "pattern": DATE_TIME,
+            "description": "Creation time in the deployment's time zone.",
+        },
+    }
+    return {
+        "type": "object",
+        "description": (
+            "A coupon group: its settings take priority over its coupons' own wherever they are "
+            'shown; "" (0 for tmplIdx) when unset.'
+        ),
+        "required": list(properties),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
 # The coupon object: every term of CouponTerms (as stored) plus these, all always present.
 COUPON_EXTRAS: Schema = {
     "cpnNo": CODE,
@@ -174,7 +216,10 @@ COUPON_EXTRAS: Schema = {
         "type": "string",
         "description": "The discount in the request's language: `10%`, `$5`, `$5.50`, `₩5,000`.",
     },
-    "imgUrl": {"type": "string", "description": "Always empty (kept for the seed API)."},
+    "imgUrl": {
+        "type": "string",
+        "description": "Its group's imgUrl when the group sets one; otherwise empty.",
+    },
     "onsitePwdSet": {
         "type": "boolean",
         "description": "Whether the coupon has an on-site password (which is never shown).",
@@ -236,6 +281,11 @@ FIELD_NOTES = {
     "url": "http:// or https:// URL.",
     "userEml": "An email address.",
     "tmplIdx": "0: none. The number of one of the account's templates (POST /template/create).",
+    "grpIdx": (
+        "0: none. The number of one of the account's groups (POST /group/create), whose "
+        "settings take priority over the coupon's own wherever it is shown."
+    ),
+    "imgUrl": "https:// URL of an image the merchant hosts.",
     "count": "How many coupons to create (all or nothing).",
     "rdmId": "The rdmId that redeem returned.",
     "minOrderAmt": (
@@ -264,6 +314,22 @@ MODEL_FIELD_NOTES = {
     ("RedeemRequest", "onsitePwd"): "The coupon's on-site password, when it has one.",
     ("RedeemRequest", "userId"): "The redeeming user (required when useLimit is 2-5).",
     ("TemplateUpdateRequest", "tmplIdx"): "The template's number (create's result).",
+    ("GroupUpdateRequest", "grpIdx"): "The group's number (create's result).",
+    # A group's settings, on create and update: shown instead of its coupons' own.
+    **{
+        (model.__name__, name): note
+        for model in (models.GroupFields, models.GroupUpdateRequest)
+        for name, note in {
+            "domain": "https:// URL; shown instead of the coupon's own.",
+            "url": "http:// or https:// URL; shown instead of the coupon's own.",
+            "color": 'A hex colour (#RGB, #RRGGBB, #RRGGBBAA), or "" for none.',
+            "background": 'A hex colour (#RGB, #RRGGBB, #RRGGBBAA), or "" for none.',
+            "tmplIdx": (
+                "0: none. The number of one of the account's templates (POST /template/create), "
+                "shown instead of the coupon's own."
+            ),
+        }.items()
+    },
 }
 # Instead of a docstring written for the code.
 MODEL_DESCRIPTIONS = {
@@ -275,9 +341,19 @@ MODEL_DESCRIPTIONS = {
         "Only tmplIdx is required. The text fields present change and the others stay; the "
         "merged text must be valid as on create."
     ),
+    "GroupUpdateRequest": (
+        'Only grpIdx is required. The fields present change and the others stay ("" or 0 '
+        "unsets a setting); the merged group must be valid as on create."
+    ),
 }
 # What a field's validator checks that a pattern can say (the model's schema does not).
 FIELD_PATTERNS = {"cpnNo": CODE_INPUT, "rdmId": models.REDEMPTION_ID.pattern}
+# The same, for a name that has another shape in other models.
+MODEL_PATTERNS = {
+    (model.__name__, name): GROUP_COLOR
+    for model in (models.GroupFields, models.GroupUpdateRequest)
+    for name in ("color", "background")
+}
 # What a field's validator checks that bounds can say (the model's schema does not).
 AMOUNT_BOUNDS: Schema = {"minimum": 0, "maximum": models.MAX_AMOUNT}
 FIELD_BOUNDS: dict[str, Schema] = {
@@ -361,6 +437,13 @@ TMPL_IDX = Query(
     required=True,
     example=1,
 )
+GRP_IDX = Query(
+    "grpIdx",
+    GRP_IDX_SCHEMA,
+    "The group's number (create's result).",
+    required=True,
+    example=1,
+)
 USER_ID = Query("userId", {"type": "string", "maxLength": 100}, "The user's id.")
 AMOUNT = Query(
     "amount",
@@ -389,6 +472,13 @@ TEMPLATE_EXAMPLE = {
     "description": "10% off everything.\nOnce per order.",
     "usage": "Show this page at the till.",
     "precautions": "Not valid with other offers.",
+}
+GROUP_EXAMPLE = {
+    "nm": "Spring sale",
+    "imgUrl": "https://shop.example.com/spring.png",
+    "color": "#FFFFFF",
+    "background": "#0B6E4F",
+    "tmplIdx": 1,
 }
 REDEEM_DESCRIPTION = (
     "Checks every rule and counts one use, in one atomic write; when several refusals apply, "
@@ -452,7 +542,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 **{k: v for k, v in COUPON_EXAMPLE.items() if k != "cpnNo"},
                 "count": 3,
                 "cpnNoDigits": 12,
-                "grpIdx": 7,
+                "grpIdx": 1,
             }
         },
     ),
@@ -653,6 +743,64 @@ OPERATIONS: tuple[Operation, ...] = (
         query=(TMPL_IDX,),
         description="Its number is not given again.",
     ),
+    Operation(
+        "POST",
+        "/group/create",
+        "createGroup",
+        "Create a group of coupons; the result is its number, grpIdx.",
+        {**GRP_IDX_SCHEMA, "description": "The new group's number."},
+        (),
+        body=models.GroupFields,
+        examples={"spring sale": GROUP_EXAMPLE, "name only": {"nm": "Gift cards"}},
+        description=(
+            "Groups are numbered 1, 2, 3... per account, in the order they are created; a "
+            "number is never given again, even after a delete. Its imgUrl, color, background, "
+            "url, tmplIdx and domain, when set, take priority over its coupons' own wherever "
+            "they are shown (validate, list). A tmplIdx that is not one of the account's "
+            "templates is 4001."
+        ),
+    ),
+    Operation(
+        "PUT",
+        "/group/update",
+        "updateGroup",
+        "Change the group's fields present (absent or null ones stay).",
+        {**GRP_IDX_SCHEMA, "description": "The group's number."},
+        (E.GROUP_NOT_FOUND,),
+        body=models.GroupUpdateRequest,
+        examples={
+            "background": {"grpIdx": 1, "background": "#1D3557"},
+            "unset the image": {"grpIdx": 1, "imgUrl": ""},
+        },
+    ),
+    Operation(
+        "GET",
+        "/group",
+        "getGroup",
+        "The group.",
+        {"$ref": "#/components/schemas/Group"},
+        (E.GROUP_NOT_FOUND,),
+        query=(GRP_IDX,),
+    ),
+    Operation(
+        "GET",
+        "/group/list",
+        "listGroups",
+        "The account's groups in number order, a page at a time.",
+        {"$ref": "#/components/schemas/GroupPage"},
+        (),
+        query=(LIMIT, CURSOR),
+    ),
+    Operation(
+        "DELETE",
+        "/group/delete",
+        "deleteGroup",
+        "Delete the group, unless a coupon refers to it (4093).",
+        {"type": "null"},
+        (E.GROUP_NOT_FOUND, E.STILL_IN_USE),
+        query=(GRP_IDX,),
+        description="Its number is not given again.",
+    ),
 )
 
 
@@ -665,7 +813,11 @@ def codes(operation: Operation) -> list[ErrorCode]:
 
 
 # Updates: absent fields are unchanged (no default), and null means absent.
-UPDATES: tuple[type[models.Body], ...] = (models.UpdateRequest, models.TemplateUpdateRequest)
+UPDATES: tuple[type[models.Body], ...] = (
+    models.UpdateRequest,
+    models.TemplateUpdateRequest,
+    models.GroupUpdateRequest,
+)
 
 
 def _fields_beyond_the_model(model: type[models.Body]) -> Schema:
@@ -677,6 +829,9 @@ def _fields_beyond_the_model(model: type[models.Body]) -> Schema:
     if model is models.TemplateUpdateRequest:
         # Any text field of the template, merged over the stored one (see the model).
         return dict(models.TemplateText.model_json_schema()["properties"])
+    if model is models.GroupUpdateRequest:
+        # Any field of the group, merged over the stored one (see the model).
+        return dict(models.GroupFields.model_json_schema()["properties"])
     if model is models.BulkCreateRequest:
         return {
             "cpnNo": {"type": "null", "description": "Codes are generated in bulk: leave it out."}
@@ -692,7 +847,9 @@ def _request_schema(model: type[models.Body]) -> Schema:
     required = set(schema.get("required", ()))
     for name, prop in schema["properties"].items():
         prop.pop("title", None)
-        if prop.get("type") == "string" and name in FIELD_PATTERNS:
+        if prop.get("type") == "string" and (model.__name__, name) in MODEL_PATTERNS:
+            prop["pattern"] = MODEL_PATTERNS[(model.__name__, name)]
+        elif prop.get("type") == "string" and name in FIELD_PATTERNS:
             prop["pattern"] = FIELD_PATTERNS[name]
         if prop.get("type") == "number" and name in FIELD_BOUNDS:
             prop.update(FIELD_BOUNDS[name])
@@ -758,7 +915,10 @@ def _coupon_schema(*, validated: bool = False) -> Schema:
         properties[name] = _ordered(shown)
     properties.update({k: v for k, v in COUPON_EXTRAS.items() if k != "cpnNo"})
     required = list(properties)
-    description = 'The coupon as list shows it; strings are "" when unset.'
+    description = (
+        'The coupon as list shows it; strings are "" when unset. Where its group sets imgUrl, '
+        "color, background, url, tmplIdx or domain, the group's value is shown."
+    )
     if validated:
         properties.update(copy.deepcopy(VALIDATE_EXTRAS))
         text = _template_text()
@@ -770,6 +930,8 @@ def _coupon_schema(*, validated: bool = False) -> Schema:
             + PRICED_NOTE
             + " With a userId, on a code with a perUserLimit, adds userUseCnt and userRemaining."
             + " template: the text of the coupon's template, or null."
+            + " Where its group sets imgUrl, color, background, url, tmplIdx or domain, the"
+            + " group's value is shown (and its template's text)."
         )
     return {
         "type": "object",
@@ -1013,6 +1175,8 @@ def document() -> Schema:
                 "RedemptionPage": _page({"$ref": "#/components/schemas/Redemption"}),
                 "Template": _template_schema(),
                 "TemplatePage": _page({"$ref": "#/components/schemas/Template"}),
+                "Group": _group_schema(),
+                "GroupPage": _page({"$ref": "#/components/schemas/Group"}),
                 "FieldError": {
                     "type": "object",
                     "required": ["field", "message"],

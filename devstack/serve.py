@@ -244,7 +244,8 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     )
     auth = ["-H", f"Authorization: APIKey {key}"]
     json_body = ["-H", "Content-Type: application/json", "-d"]
-    bulk = create.replace('"cpnNo":"WELCOME2026",', '"count":3,"grpIdx":7,')
+    # No grpIdx: a coupon may name only a group that exists (4001), and the groups come later.
+    bulk = create.replace('"cpnNo":"WELCOME2026",', '"count":3,')
     redeem = '{"cpnNo":"WELCOME2026","amount":38.50,"memo":"order 1001"}'
     cancel = '{"cpnNo":"WELCOME2026","rdmId":"RDMID_FROM_REDEEM","memo":"payment failed"}'
     update = '{"cpnNo":"WELCOME2026","memo":"new memo"}'
@@ -255,6 +256,12 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         '"usage":"Show this page at the till.","precautions":"Not valid with other offers."}'
     )
     template_update = '{"tmplIdx":1,"usage":"Online only."}'
+    # tmplIdx 1: the template the line above makes.
+    group = (
+        '{"nm":"Spring sale","imgUrl":"https://shop.example.com/spring.png",'
+        '"color":"#FFFFFF","background":"#0B6E4F","tmplIdx":1}'
+    )
+    group_update = '{"grpIdx":1,"background":"#1D3557"}'
 
     def curl(method: str, route: str, *extra: str) -> str:
         return shlex.join(["curl", "-sS", "-X", method, f"{base_url}/{route}", *auth, *extra])
@@ -275,6 +282,11 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         ("template_update", curl("PUT", "template/update", *json_body, template_update)),
         ("template_get", curl("GET", "template?tmplIdx=1")),
         ("template_list", curl("GET", "template/list?limit=20")),
+        ("group_create", curl("POST", "group/create", *json_body, group)),
+        ("group_update", curl("PUT", "group/update", *json_body, group_update)),
+        ("group_get", curl("GET", "group?grpIdx=1")),
+        ("group_list", curl("GET", "group/list?limit=20")),
+        ("group_delete", curl("DELETE", "group/delete?grpIdx=1")),
         ("template_delete", curl("DELETE", "template/delete?tmplIdx=1")),
     ]
 

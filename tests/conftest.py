@@ -124,6 +124,12 @@ class Api:
     def create(self, **fields: Any) -> Response:
         return self.call("POST", "/create", body=coupon_fields(**fields))
 
+    def create_groups(self, count: int) -> None:
+        """Groups 1 ... count in this new account: a coupon names only a group that exists."""
+        for number in range(1, count + 1):
+            made = self.call("POST", "/group/create", body={"nm": f"Group {number}"})
+            assert made.result == number, made.body
+
     def validate(self, cpn_no: str, **query: str) -> Response:
         return self.call("GET", "/validate", query={"cpnNo": cpn_no, **query})
 

@@ -29,6 +29,8 @@ from coupons.messages import CATALOG
 from devstack.openapi import (
     BASE_PATH,
     EXAMPLE_CODE,
+    GROUP_EXAMPLE,
+    GRP_IDX,
     OPENAPI_PATH,
     OPERATIONS,
     TEMPLATE_EXAMPLE,
@@ -64,7 +66,10 @@ CHECKS = [
 ]
 # The template the examples name (?tmplIdx=, update's body): the account's first.
 TEMPLATE_IDX = 1
-assert TMPL_IDX.example == TEMPLATE_IDX
+assert TMPL_IDX.example == TEMPLATE_IDX == GROUP_EXAMPLE["tmplIdx"]
+# The group the examples name (?grpIdx=, update's body, bulk create's): the account's first.
+GROUP_IDX = 1
+assert GRP_IDX.example == GROUP_IDX
 # Cases run per operation (label), for test_every_operation_was_fuzzed.
 CASES: Counter[str] = Counter()
 
@@ -75,14 +80,25 @@ def fuzzed_account(api: Api) -> Api:
     shared code counted per user, redeemed twice: once for an order, once without) and a few
     others, so examples and lists reach real coupons and the checkout rules (DESIGN 2.6); and
     the examples' template (tmplIdx 1, which the coupon shows) and a second one, so that get,
-    update, list and delete reach real templates (DESIGN 2.7)."""
+    update, list and delete reach real templates; and the examples' group (grpIdx 1, with
+    template 1, which the coupon and the bulk coupons are in) and a second, empty one, so that
+    get, update, list and delete reach real groups (DESIGN 2.7)."""
     for text in (TEMPLATE_EXAMPLE, {"nm": "Gift card"}):
         made = api.call("POST", "/template/create", body=text)
         assert made.code == 0, made.body
     assert made.result == TEMPLATE_IDX + 1
+    for fields in (GROUP_EXAMPLE, {"nm": "Gift cards"}):
+        made = api.call("POST", "/group/create", body=fields)
+        assert made.code == 0, made.body
+    assert made.result == GROUP_IDX + 1
     assert (
         api.create(
-            cpnNo=EXAMPLE_CODE, useLimit=0, perUserLimit=1000, memo="fuzz", tmplIdx=TEMPLATE_IDX
+            cpnNo=EXAMPLE_CODE,
+            useLimit=0,
+            perUserLimit=1000,
+            memo="fuzz",
+            tmplIdx=TEMPLATE_IDX,
+            grpIdx=GROUP_IDX,
         ).code
         == 0
     )
@@ -90,7 +106,7 @@ def fuzzed_account(api: Api) -> Api:
     priced = api.redeem(EXAMPLE_CODE, userId="att78z", amount=25.5, currency="USD")
     assert (priced.code, priced.result["discAmt"]) == (0, 5)
     assert api.create(discTypeIdx=457, disc=10, minOrderAmt=20, maxDiscAmt=15).code == 0
-    assert api.create_bulk(3, grpIdx=7, userId="u1", useLimit=2).code == 0
+    assert api.create_bulk(3, grpIdx=GROUP_IDX, userId="u1", useLimit=2).code == 0
     return api
 
 

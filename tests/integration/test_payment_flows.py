@@ -299,6 +299,7 @@ def test_concurrent_creates_with_one_key_create_one_coupon(api: Api) -> None:
 
 
 def test_concurrent_bulk_creates_with_one_key_create_one_batch(api: Api) -> None:
+    api.create_groups(4)
     bulk = partial(api.with_key("batch").create_bulk, 10, grpIdx=4)
     answers = in_parallel([bulk] * 6, workers=6)
     assert set((a.status, a.code) for a in answers) <= {(200, 0), (409, 4092)}
@@ -353,6 +354,8 @@ def test_redemptions_are_paged_newest_first_with_signed_cursors(api: Api, other_
 
 
 def test_list_pages_through_a_bulk_batch_and_singles_with_filters(api: Api, other_api: Api) -> None:
+    api.create_groups(7)
+    other_api.create_groups(7)
     oldest = api.create(nm="oldest").result
     batch = api.create_bulk(5, grpIdx=7, cpnNoDigits=8).result
     assert len(set(batch)) == 5
@@ -411,6 +414,7 @@ def test_list_pages_through_a_bulk_batch_and_singles_with_filters(api: Api, othe
 
 
 def test_bulk_create_of_100_in_one_request_is_listed_and_replayed(api: Api) -> None:
+    api.create_groups(9)
     keyed = api.with_key("bulk-100")
     first = keyed.create_bulk(100, nm="Launch", grpIdx=9, cpnNoDigits=12)
     assert (first.status, first.code) == (200, 0)

@@ -398,3 +398,15 @@ def test_curl_examples_cover_every_endpoint() -> None:
     assert text["nm"] and "\n" in text["description"]  # a JSON newline, kept
     update = shlex.split(examples["template_update"])
     assert json.loads(update[update.index("-d") + 1])["tmplIdx"] == 1
+    group = shlex.split(examples["group_create"])
+    fields = json.loads(group[group.index("-d") + 1])
+    assert fields["nm"] and fields["tmplIdx"] == 1  # the template made above
+    update = shlex.split(examples["group_update"])
+    assert json.loads(update[update.index("-d") + 1])["grpIdx"] == 1
+    # In the order printed, nothing names a group or template before it is made, and a
+    # template is deleted only after the group that refers to it.
+    order = list(examples)
+    assert order.index("template_create") < order.index("group_create")
+    assert order.index("group_delete") < order.index("template_delete")
+    bulk = shlex.split(examples["create_bulk"])
+    assert "grpIdx" not in json.loads(bulk[bulk.index("-d") + 1])

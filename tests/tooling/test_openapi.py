@@ -2,7 +2,7 @@
 error code in it, and a valid OpenAPI 3.1 document that schemathesis can load."""
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, cast, get_type_hints
 
 import jsonschema_rs
 import pytest
@@ -15,7 +15,14 @@ from coupons import models
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
 from coupons.pricing import CURRENCIES, Order, quote
-from coupons.records import RedemptionRecord, StoredCoupon, StoredTemplate
+from coupons.records import (
+    GroupObject,
+    RedemptionRecord,
+    StoredCoupon,
+    StoredGroup,
+    StoredTemplate,
+)
+from coupons.service.groups import group_object
 from coupons.service.templates import template_object
 from coupons.views import coupon_object, priced, redemption_view
 from devstack import openapi
@@ -68,7 +75,7 @@ def test_the_committed_file_is_what_the_generator_writes() -> None:
 
 def test_every_template_route_is_documented_and_nothing_else(doc: dict[str, Any]) -> None:
     deployed = {(r.method, r.path) for r in routes() if r.path != "$default"}
-    assert len(deployed) == 17
+    assert len(deployed) == 22
     assert set(_operations(doc)) == deployed
     assert doc["servers"][-1]["url"].endswith(BASE_PATH)
 
@@ -122,6 +129,8 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
         models.CodeRequest,
         models.TemplateText,
         models.TemplateUpdateRequest,
+        models.GroupFields,
+        models.GroupUpdateRequest,
     ]
     for model in bodies:
         own = model.model_json_schema()
@@ -136,6 +145,11 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
     assert set(template_update["properties"]) == set(models.TEMPLATE_FIELDS) | {"tmplIdx"}
     assert template_update["required"] == ["tmplIdx"]
     assert template_update["properties"]["nm"]["type"] == ["string", "null"]
+    # Group update takes every field of the group, none of them required.
+    group_update = schemas["GroupUpdateRequest"]
+    assert set(group_update["properties"]) == set(models.GROUP_FIELDS) | {"grpIdx"}
+    assert group_update["required"] == ["grpIdx"]
+    assert group_update["properties"]["nm"]["type"] == ["string", "null"]
     every_field = {name for model in bodies for name in model.fields()}
     assert set(openapi.FIELD_NOTES) | set(openapi.FIELD_PATTERNS) <= every_field
     assert {
@@ -266,6 +280,52 @@ def test_template_refusals_are_on_their_operations(doc: dict[str, Any]) -> None:
         names = {p.get("name"): p for p in operations[(method, BASE_PATH + path)]["parameters"]}
         assert names["tmplIdx"]["required"] is True
         assert names["tmplIdx"]["schema"]["minimum"] == 1
+
+
+def test_the_group_object_matches_its_schema(doc: dict[str, Any]) -> None:
+    sent = {"nm": "Spring sale", "imgUrl": "https://shop.example.com/s.png", "color": "#FFF"}
+    fields = models.parse(models.GroupFields, {**sent, "tmplIdx": 1}).model_dump()
+    stored = {**fields, "grpIdx": 2, "couponCnt": 3, "regTs": 1_790_000_000_000}
+    shown = dict(group_object(cast(StoredGroup, stored)))
+    schemas = doc["components"]["schemas"]
+    schema = schemas["Group"]
+    assert set(schema["required"]) == set(shown) == set(schema["properties"])
+    assert set(shown) == set(get_type_hints(GroupObject))
+    validator = jsonschema_rs.Draft202012Validator(schema)
+    validator.validate(shown)
+    page = {**doc, **schemas["GroupPage"]}  # resolves the $ref to Group
+    jsonschema_rs.Draft202012Validator(page).validate({"items": [shown], "cursor": None})
+    for color in ("#0B6E4F", "#0B6E4F80", ""):  # a colour, or "" for none
+        validator.validate({**shown, "background": color})
+    with pytest.raises(jsonschema_rs.ValidationError):
+        validator.validate({**shown, "color": "white"})
+
+
+def test_group_refusals_are_on_their_operations(doc: dict[str, Any]) -> None:
+    operations = _operations(doc)
+
+    def refusals(method: str, path: str) -> set[int]:
+        responses = operations[(method, BASE_PATH + path)]["responses"]
+        return {
+            c for s, r in responses.items() if s != "200" for c in _codes(doc, _resolve(doc, r))
+        }
+
+    # A group or template that does not exist, named in a body, is 4001 on the field.
+    assert {4042, 4043, 4093} & refusals("POST", "/group/create") == set()
+    assert 4001 in refusals("POST", "/group/create")
+    assert {4042, 4093} & refusals("GET", "/group/list") == set()
+    for method, path in (("PUT", "/group/update"), ("GET", "/group")):
+        assert 4042 in refusals(method, path) and 4093 not in refusals(method, path)
+    assert {4042, 4093} <= refusals("DELETE", "/group/delete")
+    for method, path in (("GET", "/group"), ("DELETE", "/group/delete")):
+        names = {p.get("name"): p for p in operations[(method, BASE_PATH + path)]["parameters"]}
+        assert names["grpIdx"]["required"] is True
+        assert names["grpIdx"]["schema"]["minimum"] == 1
+    # 4042 only where a group is named in the query or as the one to update.
+    group_routes = {("PUT", "/group/update"), ("GET", "/group"), ("DELETE", "/group/delete")}
+    for method, path in operations:
+        if (method, path.removeprefix(BASE_PATH)) not in group_routes:
+            assert 4042 not in refusals(method, path.removeprefix(BASE_PATH)), (method, path)
 
 
 def test_it_is_valid_openapi_that_schemathesis_loads(doc: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ HEAVY = (
 )
 BODY_FUNCTIONS = {
     *("create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"),
-    *("template_create", "template_update"),
+    *("template_create", "template_update", "group_create", "group_update"),
 }
 
 

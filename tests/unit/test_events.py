@@ -16,7 +16,11 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("redeem", 0),
         ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("disable", 0), ("enable", 0),
         ("delete", 0), ("template_create", 0), ("template_update", 0), ("template_get", 0),
-        ("template_list", 0), ("template_delete", 0), ("not_found", 4041)]  # fmt: skip
+        ("template_list", 0), ("group_create", 0), ("group_update", 0), ("group_get", 0),
+        ("group_list", 0), ("group_delete", 0), ("template_delete", 0),
+        ("not_found", 4041)]  # fmt: skip
+# group_create names the template template_create made; group_delete runs before
+# template_delete, which a group referring to the template would refuse (4093).
 
 
 def test_there_is_one_event_per_function() -> None:
@@ -57,6 +61,13 @@ def test_every_event_runs_through_its_handler(
     assert answers["template_create"]["result"] == answers["template_update"]["result"] == 1
     assert answers["template_get"]["result"]["usage"].endswith("enter the code online.")
     assert [t["tmplIdx"] for t in answers["template_list"]["result"]["items"]] == [1]
+    assert answers["group_create"]["result"] == answers["group_update"]["result"] == 1
+    group = answers["group_get"]["result"]
+    assert (group["grpIdx"], group["nm"], group["tmplIdx"]) == (1, "Spring sale", 1)
+    assert (group["color"], group["background"]) == ("#FFFFFF", "#1D3557")  # the update's
+    assert group["couponCnt"] == 0
+    assert [g["grpIdx"] for g in answers["group_list"]["result"]["items"]] == [1]
+    assert answers["group_delete"]["result"] is None
 
 
 def test_env_json_points_sam_local_at_dynamodb_local() -> None:

@@ -304,9 +304,11 @@ def test_an_account_without_coupons_lists_nothing(api: Api) -> None:
 
 
 def test_list_never_shows_another_accounts_coupons(api: Api, other_api: Api) -> None:
-    mine = api.create(grpIdx=5, userId="shared-user").result
-    theirs = other_api.create(grpIdx=5, userId="shared-user").result
-    for query in ({}, {"grpIdx": "5"}, {"userId": "shared-user"}):
+    api.create_groups(1)
+    other_api.create_groups(1)  # the same number, another account's group
+    mine = api.create(grpIdx=1, userId="shared-user").result
+    theirs = other_api.create(grpIdx=1, userId="shared-user").result
+    for query in ({}, {"grpIdx": "1"}, {"userId": "shared-user"}):
         assert _codes(api.list(**query)) == [mine]
         assert _codes(other_api.list(**query)) == [theirs]
 
@@ -343,6 +345,7 @@ def test_list_group_must_be_a_whole_number(api: Api, grp_idx: str) -> None:
 @pytest.fixture
 def catalogue(api: Api) -> dict[str, str]:
     """Coupons by (group, user), created in this order."""
+    api.create_groups(2)
     made = {}
     shapes: list[tuple[str, dict[str, Any]]] = [
         ("g1-alice", {"grpIdx": 1, "userId": "alice"}),
@@ -466,6 +469,7 @@ def test_a_recreated_code_lists_once_as_the_newest(api: Api) -> None:
 
 
 def test_bulk_creates_count_new_coupons_with_the_same_terms(api: Api) -> None:
+    api.create_groups(3)
     made = api.create_bulk(5, cpnNoDigits=8, grpIdx=3, memo="spring sale")
     assert (made.status, made.code) == (200, 0)
     codes = made.result

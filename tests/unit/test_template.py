@@ -22,6 +22,7 @@ API = "/api/coupon/v1"
 API_KEYS, COUPONS, ACCOUNTS, INDEX_PARTITIONS = "KEY#*", "A#*#C#*", "ACCOUNT#*", "A#*"
 PASSWORD_COUNTERS = ("A#*#PWD", "A#*#PWD#*")
 TEMPLATES = "A#*#TMPL"  # an account's templates and their number sequence
+GROUPS = "A#*#GRP"  # an account's groups and their number sequence
 
 
 def _keys_of(route: str) -> str:
@@ -32,20 +33,32 @@ KEY_RECORD = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}  # claimed, comp
 # function -> the (action, leading-key pattern) pairs it is granted; GetItem on API_KEYS is
 # authentication, and the only grant that reaches API keys at all.
 GRANTS: dict[str, set[tuple[str, str]]] = {
-    "CreateFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS), ("UpdateItem", TEMPLATES)}
+    "CreateFunction": {
+        ("GetItem", API_KEYS),
+        ("PutItem", COUPONS),
+        ("UpdateItem", TEMPLATES),  # the count of coupons that refer to a template
+        ("UpdateItem", GROUPS),  # the count of coupons that refer to a group
+    }
     | {(action, _keys_of("create")) for action in KEY_RECORD},
-    "CreateBulkFunction": {("GetItem", API_KEYS), ("PutItem", COUPONS), ("UpdateItem", TEMPLATES)}
+    "CreateBulkFunction": {
+        ("GetItem", API_KEYS),
+        ("PutItem", COUPONS),
+        ("UpdateItem", TEMPLATES),
+        ("UpdateItem", GROUPS),
+    }
     | {(action, _keys_of("create/bulk")) for action in KEY_RECORD},
     "UpdateFunction": {
         ("GetItem", API_KEYS),
         ("GetItem", COUPONS),
         ("UpdateItem", COUPONS),
         ("UpdateItem", TEMPLATES),  # the count of coupons that refer to a template
+        ("UpdateItem", GROUPS),  # the count of coupons that refer to a group
     },
     "ValidateFunction": {
         ("GetItem", API_KEYS),
         ("GetItem", COUPONS),
         ("GetItem", TEMPLATES),  # the text of the coupon's template
+        ("GetItem", GROUPS),  # the settings of the coupon's group
     },
     "RedeemFunction": {
         ("GetItem", API_KEYS),
@@ -76,11 +89,13 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("GetItem", API_KEYS),
         ("GetItem", ACCOUNTS),
         ("BatchGetItem", COUPONS),
+        ("BatchGetItem", GROUPS),  # the settings of the listed coupons' groups
         ("Query", INDEX_PARTITIONS),
     },
     "DeleteFunction": {
         ("GetItem", API_KEYS),
         ("UpdateItem", TEMPLATES),  # the count of coupons that refer to a template
+        ("UpdateItem", GROUPS),  # the count of coupons that refer to a group
         ("DeleteItem", COUPONS),
         ("PutItem", COUPONS),  # the coupon's own redemption records, moved to items of their own
     },
@@ -103,6 +118,29 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("GetItem", ACCOUNTS),
     },
     "TemplateDeleteFunction": {("GetItem", API_KEYS), ("DeleteItem", TEMPLATES)},
+    "GroupCreateFunction": {
+        ("GetItem", API_KEYS),
+        ("UpdateItem", GROUPS),  # the account's group numbers
+        ("PutItem", GROUPS),
+        ("UpdateItem", TEMPLATES),  # the count of things that refer to the group's template
+    },
+    "GroupUpdateFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", GROUPS),
+        ("UpdateItem", GROUPS),
+        ("UpdateItem", TEMPLATES),  # the group moved from one template to another
+    },
+    "GroupGetFunction": {("GetItem", API_KEYS), ("GetItem", GROUPS)},
+    "GroupListFunction": {
+        ("GetItem", API_KEYS),
+        ("Query", GROUPS),
+        ("GetItem", ACCOUNTS),
+    },
+    "GroupDeleteFunction": {
+        ("GetItem", API_KEYS),
+        ("DeleteItem", GROUPS),
+        ("UpdateItem", TEMPLATES),  # a deleted group's template counts it no more
+    },
     "NotFoundFunction": set(),
 }
 
@@ -138,6 +176,11 @@ EXPECTED = {
         f"GET {API}/template": "TemplateGetFunction",
         f"GET {API}/template/list": "TemplateListFunction",
         f"DELETE {API}/template/delete": "TemplateDeleteFunction",
+        f"POST {API}/group/create": "GroupCreateFunction",
+        f"PUT {API}/group/update": "GroupUpdateFunction",
+        f"GET {API}/group": "GroupGetFunction",
+        f"GET {API}/group/list": "GroupListFunction",
+        f"DELETE {API}/group/delete": "GroupDeleteFunction",
         "ANY $default": "NotFoundFunction",
     }.items()
 }
@@ -282,6 +325,10 @@ def test_each_function_reaches_only_the_items_its_route_needs() -> None:
         (COUPONS, "A#acct_0123456789abcdef#PWD#h1:" + "ab" * 32, False),
         (PASSWORD_COUNTERS[1], "A#acct_0123456789abcdef#PWD#h1:" + "ab" * 32, True),
         (PASSWORD_COUNTERS[1], "A#acct_0123456789abcdef#C#WELCOME2026", False),
+        (GROUPS, "A#acct_0123456789abcdef#GRP", True),
+        (GROUPS, "A#acct_0123456789abcdef#TMPL", False),
+        (TEMPLATES, "A#acct_0123456789abcdef#GRP", False),
+        (COUPONS, "A#acct_0123456789abcdef#GRP", False),
     ],
 )
 def test_leading_key_patterns_separate_the_record_kinds(
@@ -313,9 +360,10 @@ def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets()
 
 
 def test_query_routes_are_read_only() -> None:
-    """Every GET route (validate, list, redemptions, a template, the templates) only reads the
-    account's data: its one write is the count of the account's requests (limits.py), and
-    nothing else is granted (no Put, Delete, batch write or transaction; no other Update)."""
+    """Every GET route (validate, list, redemptions, a template or group, the templates or
+    groups) only reads the account's data: its one write is the count of the account's
+    requests (limits.py), and nothing else is granted (no Put, Delete, batch write or
+    transaction; no other Update)."""
     readers = {function for route, (function, _) in EXPECTED.items() if route.startswith("GET ")}
     assert readers == {
         "ValidateFunction",
@@ -323,6 +371,8 @@ def test_query_routes_are_read_only() -> None:
         "RedemptionsFunction",
         "TemplateGetFunction",
         "TemplateListFunction",
+        "GroupGetFunction",
+        "GroupListFunction",
     }
     for function in readers:
         writes = {grant for grant in GRANTS[function] if grant[0] not in READ_ONLY}

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from coupons.store import keys
 from coupons.store.client import request
+from coupons.store.numbered import TEMPLATES
 from tests.conftest import Api, Response, account_of
 
 TEXT = {
@@ -89,7 +89,7 @@ def test_unknown_deleted_and_foreign_templates_are_not_found(api: Api, other_api
 
 def test_a_template_something_refers_to_is_not_deleted(api: Api) -> None:
     tmpl_idx = _create(api).result
-    key = keys.template_key(account_of(api), tmpl_idx)
+    key = TEMPLATES.key(account_of(api), tmpl_idx)
     request(
         lambda db, table: db.update_item(
             TableName=table,

@@ -14,6 +14,7 @@ class ErrorCode(IntEnum):
     UNAUTHORIZED = 4010
     COUPON_NOT_FOUND = 4040
     ROUTE_NOT_FOUND = 4041
+    GROUP_NOT_FOUND = 4042
     TEMPLATE_NOT_FOUND = 4043
     CODE_EXISTS = 4090
     COUPON_LOCKED = 4091
@@ -78,6 +79,7 @@ class Reason(Enum):
     ORDER_CURRENCY_REQUIRED = auto()
     CODE_GENERATED_IN_BULK = auto()
     NO_SUCH_TEMPLATE = auto()
+    NO_SUCH_GROUP = auto()
     CODE_REQUIRED = auto()
     NOT_A_CODE = auto()
     NOT_AN_IDEMPOTENCY_KEY = auto()

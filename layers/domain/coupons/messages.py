@@ -24,6 +24,7 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
     ),
     ErrorCode.COUPON_NOT_FOUND: (404, "Coupon not found.", "쿠폰을 찾을 수 없습니다."),
     ErrorCode.ROUTE_NOT_FOUND: (404, "No such route.", "존재하지 않는 경로입니다."),
+    ErrorCode.GROUP_NOT_FOUND: (404, "Group not found.", "그룹을 찾을 수 없습니다."),
     ErrorCode.TEMPLATE_NOT_FOUND: (404, "Template not found.", "템플릿을 찾을 수 없습니다."),
     ErrorCode.CODE_EXISTS: (
         409,
@@ -210,6 +211,10 @@ REASONS: dict[Reason, tuple[str, str]] = {
     Reason.NO_SUCH_TEMPLATE: (
         "is not a template of this account (POST /template/create makes one)",
         "이 계정의 템플릿이 아닙니다(POST /template/create로 만들 수 있습니다).",
+    ),
+    Reason.NO_SUCH_GROUP: (
+        "is not a group of this account (POST /group/create makes one)",
+        "이 계정의 그룹이 아닙니다(POST /group/create로 만들 수 있습니다).",
     ),
     Reason.CODE_GENERATED_IN_BULK: (
         "is generated in bulk creation; leave it out",

@@ -391,6 +391,7 @@ def _shaped(pattern: re.Pattern[str], reason: Reason) -> Check:
 _https_url = _shaped(HTTPS_URL, Reason.NOT_AN_HTTPS_URL)
 _http_url = _shaped(HTTP_URL, Reason.NOT_AN_HTTP_URL)
 _email = _shaped(EMAIL_SHAPE, Reason.NOT_AN_EMAIL)
+_optional_color = _shaped(COLOR.regex, Reason.NOT_A_COLOR)
 
 
 def _redemption_id(value: str) -> str:
@@ -585,6 +586,42 @@ class TemplateUpdateRequest(Body):
     @classmethod
     def _kept(cls, sent: Mapping[str, Any]) -> dict[str, Any]:
         return {"edits": {name: sent[name] for name in TEMPLATE_FIELDS if name in sent}}
+
+
+# --- groups (DESIGN 2.7) ------------------------------------------------------------------
+
+
+@body
+class GroupFields(Body):
+    """A coupon group: its name, and the settings that take priority over its coupons' own
+    wherever they are shown ("" or 0: not set, the coupon's own value shows)."""
+
+    nm: str = spec(min_length=1, max_length=100)
+    imgUrl: str = spec(default="", max_length=2048, check=_https_url)
+    color: str = spec(default="", check=_optional_color)
+    background: str = spec(default="", check=_optional_color)
+    url: str = spec(default="", max_length=2048, check=_http_url)
+    tmplIdx: int = spec(default=0, ge=0, le=MAX_INDEX)
+    domain: str = spec(default="", max_length=2048, check=_https_url)
+    memo: str = spec(default="", max_length=1000)
+
+
+GROUP_FIELDS = tuple(GroupFields.fields())
+
+
+@body
+class GroupUpdateRequest(Body):
+    """The group's number; the fields present change, those absent stay ("" or 0 unsets a
+    setting)."""
+
+    keeps_unknown: ClassVar[bool] = True
+
+    grpIdx: int = spec(ge=1, le=MAX_INDEX)
+    edits: dict[str, Any] = field(default_factory=dict)  # not a body field: no spec
+
+    @classmethod
+    def _kept(cls, sent: Mapping[str, Any]) -> dict[str, Any]:
+        return {"edits": {name: sent[name] for name in GROUP_FIELDS if name in sent}}
 
 
 def _decimals(amount: float) -> int:

@@ -95,8 +95,19 @@ class TemplateQuery:
 
 
 @dataclass(frozen=True)
+class GroupQuery:
+    """?grpIdx= (GET /group, DELETE /group/delete)."""
+
+    grpIdx: int
+
+    @classmethod
+    def parse(cls, params: Params) -> Self:
+        return cls(whole_number(params.get("grpIdx"), "grpIdx", 1, rules.MAX_INDEX))
+
+
+@dataclass(frozen=True)
 class PageQuery:
-    """?limit=&cursor= (GET /template/list)."""
+    """?limit=&cursor= (GET /template/list, /group/list)."""
 
     limit: int
     cursor: str | None

@@ -54,7 +54,9 @@ class StoredCoupon(CouponTermsRecord):
     rdm: NotRequired[dict[str, "RedemptionFields"]]  # its recent redemption records, by rdmId
     status: NotRequired[CouponStatus]  # absent: ACTIVE (disable/enable set it)
     priced: NotRequired[int]  # 1 once a redemption priced an order (pricing.PRICING_TERMS)
-    tmplRef: NotRequired[int]  # the template it is counted on (store/templates.py)
+    # The group and template it is counted on (store/numbered.py).
+    grpRef: NotRequired[int]
+    tmplRef: NotRequired[int]
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
@@ -111,13 +113,45 @@ class TemplateFields(TypedDict):
 class StoredTemplate(TemplateFields):
     tmplIdx: int
     regTs: int  # ms
-    refCnt: NotRequired[int]  # the coupons and groups that refer to it
+    refCnt: NotRequired[int]  # the coupons and groups that refer to it (store/numbered.py)
 
 
 class TemplateObject(TemplateFields):
     """A template as GET /template and /template/list show it."""
 
     tmplIdx: int
+    regYmdt: str
+
+
+class GroupSettings(TypedDict):
+    """What a group sets over its coupons' own values wherever they are shown (DESIGN 2.7);
+    "" or 0: not set."""
+
+    imgUrl: str
+    color: str
+    background: str
+    url: str
+    tmplIdx: int
+    domain: str
+
+
+class GroupFieldsRecord(GroupSettings):
+    nm: str
+    memo: str
+
+
+class StoredGroup(GroupFieldsRecord):
+    grpIdx: int
+    regTs: int  # ms
+    couponCnt: NotRequired[int]  # the coupons that refer to it
+    tmplRef: NotRequired[int]  # the template it is counted on (store/numbered.py)
+
+
+class GroupObject(GroupFieldsRecord):
+    """A group as GET /group and /group/list show it."""
+
+    grpIdx: int
+    couponCnt: int
     regYmdt: str
 
 

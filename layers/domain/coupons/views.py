@@ -3,7 +3,14 @@
 from typing import TYPE_CHECKING
 
 from coupons.clock import local_time
-from coupons.records import CouponObject, Priced, RedemptionRecord, RedemptionView, StoredCoupon
+from coupons.records import (
+    CouponObject,
+    GroupSettings,
+    Priced,
+    RedemptionRecord,
+    RedemptionView,
+    StoredCoupon,
+)
 
 if TYPE_CHECKING:
     from coupons.pricing import Quote
@@ -52,6 +59,20 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
         "perUserLimit": coupon.get("perUserLimit", 0),
         "totalLimit": coupon.get("totalLimit", 0),
     }
+
+
+GROUP_SETTINGS = tuple(GroupSettings.__annotations__)
+
+
+def with_group(shown: CouponObject, group: "GroupSettings | None") -> CouponObject:
+    """The coupon as shown in its group: each setting the group has ("" or 0: none) over the
+    coupon's own (DESIGN 2.7, "group settings take priority"). None: no group behind its
+    number (one made before groups existed, or deleted since), no settings."""
+    if group is not None:
+        for name in GROUP_SETTINGS:
+            if group[name]:  # type: ignore[literal-required]
+                shown[name] = group[name]  # type: ignore[literal-required]
+    return shown
 
 
 def priced(quote: "Quote", language: str) -> Priced:

@@ -8,15 +8,24 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from coupons import clock, rules, settings
-from coupons.errors import CouponError, ErrorCode, Reason, invalid_field, storage_busy
+from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, remembered
 from coupons.observability import count
 from coupons.queries import CodeQuery, ValidateQuery
-from coupons.records import CouponObject, CouponTermsRecord, StoredCoupon, TemplateFields
+from coupons.records import (
+    CouponObject,
+    CouponTermsRecord,
+    GroupSettings,
+    StoredCoupon,
+    StoredTemplate,
+    TemplateFields,
+)
 from coupons.store import coupons as coupon_items
-from coupons.store import templates as template_items
+from coupons.store import numbered
 from coupons.store.client import ConditionFailed
-from coupons.views import coupon_object, priced
+from coupons.store.coupons import REFERENTS
+from coupons.store.numbered import GROUPS, TEMPLATES
+from coupons.views import coupon_object, priced, with_group
 
 if TYPE_CHECKING:
     from coupons.models import BulkCreateRequest, CodeRequest, CreateRequest, UpdateRequest
@@ -36,8 +45,8 @@ def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
         "ver": 0,
         "cid": rules.new_id(now),
         "regTs": now,
-        # The template it names, counted on it (store/templates.py).
-        **({"tmplRef": terms["tmplIdx"]} if terms["tmplIdx"] else {}),
+        # The group and template it names, counted on them (store/numbered.py).
+        **{kind.ref: terms[kind.field] for kind in REFERENTS if terms[kind.field]},  # type: ignore[literal-required]
     }
     return cast(StoredCoupon, coupon)
 
@@ -60,7 +69,7 @@ def _as_stored(account: str, terms: CouponTermsRecord) -> CouponTermsRecord:
 def create_coupon(
     account: str, request: "CreateRequest", key: IdempotencyKey | None = None
 ) -> str | Replayed[str]:
-    return remembered(key, lambda: _with_template(lambda: _create(account, request)))
+    return remembered(key, lambda: _with_references(lambda: _create(account, request)))
 
 
 def _create(account: str, request: "CreateRequest") -> str:
@@ -83,16 +92,19 @@ def _create(account: str, request: "CreateRequest") -> str:
 def create_coupons(
     account: str, request: "BulkCreateRequest", key: IdempotencyKey | None = None
 ) -> list[str] | Replayed[list[str]]:
-    return remembered(key, lambda: _with_template(lambda: _create_bulk(account, request)))
+    return remembered(key, lambda: _with_references(lambda: _create_bulk(account, request)))
 
 
-def _with_template[T](write: "Callable[[], T]") -> T:
-    """`write`, with a template that is not there (or another account's) refused as 4001 on
-    tmplIdx: a coupon refers only to a template of its own account (DESIGN 2.7)."""
+def _with_references[T](write: "Callable[[], T]") -> T:
+    """`write`, with a group or template that is not there (or another account's) refused as
+    4001 on grpIdx or tmplIdx: a coupon refers only to those of its own account (DESIGN
+    2.7)."""
+    from coupons.service.numbered import refused_reference
+
     try:
         return write()
-    except template_items.MissingTemplate:
-        raise invalid_field("tmplIdx", Reason.NO_SUCH_TEMPLATE) from None
+    except numbered.Missing as missing:
+        raise refused_reference(missing) from None
 
 
 def _create_bulk(account: str, request: "BulkCreateRequest") -> list[str]:
@@ -153,14 +165,21 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
                 version=stored["ver"] if locked else None,
                 unused_only=bool(locked),
                 unpriced_only=repriced,
-                # Another template: the count moves from the one it is counted on (if any).
-                template=(int(stored.get("tmplRef") or 0), cast(int, changes["tmplIdx"]))
-                if "tmplIdx" in changes
-                else None,
+                # Another group or template: the count moves from the one it is counted on.
+                moves={
+                    kind: (
+                        cast(int, stored_terms.get(kind.ref) or 0),
+                        cast(int, changes[kind.field]),
+                    )
+                    for kind in REFERENTS
+                    if kind.field in changes
+                },
             )
             return cpn_no
-        except template_items.MissingTemplate:
-            raise invalid_field("tmplIdx", Reason.NO_SUCH_TEMPLATE) from None
+        except numbered.Missing as missing:
+            from coupons.service.numbered import refused_reference
+
+            raise refused_reference(missing) from None
         except ConditionFailed as failed:
             old = coupon_items.as_coupon(failed.old)
             if old is None:
@@ -171,15 +190,26 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
     raise storage_busy()
 
 
+def shown_in_group(account: str, coupon: StoredCoupon, language: str) -> CouponObject:
+    """The coupon object with its group's settings over its own, and its template's text
+    (DESIGN 2.7): one read more for a coupon in a group, one more for one with a template."""
+    shown = coupon_object(coupon, language)
+    grp_idx = int(coupon["grpIdx"])
+    group = numbered.get(GROUPS, account, grp_idx) if grp_idx else None
+    with_group(shown, cast("GroupSettings | None", group))
+    shown["template"] = _template_text(account, int(shown["tmplIdx"]))
+    return shown
+
+
 def _template_text(account: str, tmpl_idx: int) -> TemplateFields | None:
-    """The text of the coupon's template (DESIGN 2.7): one more read for a coupon that has
-    one; None without one, or for a number with no template behind it."""
+    """The text of the template; None without one, or for a number with no template behind
+    it."""
     if not tmpl_idx:
         return None
     from coupons.service.templates import template_text
 
-    template = template_items.get(account, tmpl_idx)
-    return None if template is None else template_text(template)
+    template = numbered.get(TEMPLATES, account, tmpl_idx)
+    return None if template is None else template_text(cast(StoredTemplate, template))
 
 
 def _locked(coupon: StoredCoupon, *, used: bool, repriced: bool) -> bool:
@@ -235,8 +265,7 @@ def validate_coupon(account: str, query: ValidateQuery, language: str) -> Coupon
     )
     if refused is not None:
         raise CouponError(refused)
-    shown = coupon_object(coupon, language)
-    shown["template"] = _template_text(account, int(coupon.get("tmplIdx") or 0))
+    shown = shown_in_group(account, coupon, language)
     if user_uses is not None:
         shown["userUseCnt"] = user_uses
         shown["userRemaining"] = max(0, per_user - user_uses)

@@ -1,12 +1,15 @@
 """GET /list: the account's coupons (optionally one group's, one user's, or both), newest
-first, through the listing indexes."""
+first, through the listing indexes, each shown with its group's settings (DESIGN 2.7)."""
+
+from typing import cast
 
 from coupons import cursors
 from coupons.queries import ListQuery
-from coupons.records import CouponObject, Page
+from coupons.records import CouponObject, GroupSettings, Page
 from coupons.store import listing as coupon_listing
+from coupons.store import numbered
 from coupons.store.keys import BY_ACCOUNT, BY_GROUP, BY_USER, index_partition
-from coupons.views import coupon_object
+from coupons.views import coupon_object, with_group
 
 
 def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponObject]:
@@ -31,7 +34,17 @@ def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponOb
         limit=query.limit,
         after=after,
     )
+    # The page's groups, in one BatchGetItem (none when no coupon listed is in a group).
+    groups = numbered.get_several(
+        numbered.GROUPS, account, [coupon["grpIdx"] for coupon in coupons if coupon["grpIdx"]]
+    )
     return {
-        "items": [coupon_object(coupon, language) for coupon in coupons],
+        "items": [
+            with_group(
+                coupon_object(coupon, language),
+                cast("GroupSettings | None", groups.get(coupon["grpIdx"])),
+            )
+            for coupon in coupons
+        ],
         "cursor": cursors.encode(cursors.secret(account), scope, list(last)) if last else None,
     }

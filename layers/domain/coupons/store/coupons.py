@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from coupons import settings
 from coupons.errors import storage_busy
 from coupons.records import StoredCoupon
-from coupons.store import templates
 from coupons.store.client import Cancelled, ConditionFailed, backoff, request, transact
 from coupons.store.items import (
     AttributeMap,
@@ -33,6 +32,15 @@ from coupons.store.keys import (
     index_keys,
     index_partition,
     user_uses_key,
+)
+from coupons.store.numbered import (
+    GROUPS,
+    TEMPLATES,
+    Kind,
+    Moves,
+    count_references,
+    repointed,
+    with_counts,
 )
 
 if TYPE_CHECKING:
@@ -177,31 +185,29 @@ def _new_coupon_put(table: str, account: str, coupon: StoredCoupon) -> "PutTypeD
     }
 
 
+# What a coupon may refer to, each counted on (store/numbered.py).
+REFERENTS = (GROUPS, TEMPLATES)
+
+
+def references(coupon: Mapping[str, Any]) -> dict[Kind, int]:
+    """The group and template the coupon is counted on (those it has)."""
+    held = {kind: int(coupon.get(kind.ref) or 0) for kind in REFERENTS}
+    return {kind: number for kind, number in held.items() if number}
+
+
 def put_new(account: str, coupon: StoredCoupon) -> bool:
-    """Create the coupon unless its code is taken; False when it is. A coupon that names a
-    template (`tmplRef`) is counted on it in the same transaction (MissingTemplate when there
-    is none)."""
-    table = settings.current().table_name
-    reference = int(coupon.get("tmplRef") or 0)
-    if not reference:
-        try:
-            request(lambda db, table: db.put_item(**_new_coupon_put(table, account, coupon)))
-        except ConditionFailed:
-            return False
-        return True
+    """Create the coupon unless its code is taken; False when it is. A coupon that refers to
+    a group or template (`grpRef`, `tmplRef`) is counted on it in the same transaction
+    (numbered.Missing when it is not there)."""
+    put = _new_coupon_put(settings.current().table_name, account, coupon)
+    held = references(coupon)
     try:
-        transact(
-            [
-                {"Put": _new_coupon_put(table, account, coupon)},
-                {"Update": templates.counted(account, reference, 1)},
-            ]
-        )
-    except Cancelled as cancelled:
-        if cancelled.failed(0):
-            return False
-        if cancelled.failed(1):
-            raise templates.MissingTemplate() from None
-        raise
+        if held:
+            with_counts(account, {"Put": put}, {kind: (0, n) for kind, n in held.items()})
+        else:
+            request(lambda db, _table: db.put_item(**put))
+    except ConditionFailed:
+        return False
     return True
 
 
@@ -209,16 +215,19 @@ def put_new_batch(account: str, coupons: Sequence[StoredCoupon]) -> list[int]:
     """Create all the coupons in one transaction, or none. Returns the positions whose code
     is taken (nothing was written then); [] on success.
 
-    Coupons that name a template are counted on it first, all at once (a transaction holds at
-    most 100 actions: the batch's 100 puts leave no room), and the count is taken back if the
-    batch is not written. A count left over by a function that died in between only keeps the
-    template from being deleted; a coupon never refers to a missing template."""
+    Coupons that refer to a group or template (all of a batch refer to the same ones) are
+    counted on it first, all at once (a transaction holds at most 100 actions: the batch's 100
+    puts leave no room), and the counts are taken back if the batch is not written. A count
+    left over by a function that died in between only keeps a group or template from being
+    deleted; a coupon never refers to a missing one."""
     table = settings.current().table_name
-    reference = int(coupons[0].get("tmplRef") or 0) if coupons else 0
-    if reference:
-        templates.count_references(account, reference, len(coupons))
+    held = references(coupons[0]) if coupons else {}
+    counted: list[tuple[Kind, int]] = []
     written = False
     try:
+        for kind, number in held.items():
+            count_references(account, kind, number, len(coupons))
+            counted.append((kind, number))
         transact([{"Put": _new_coupon_put(table, account, coupon)} for coupon in coupons])
         written = True
     except Cancelled as cancelled:
@@ -227,8 +236,9 @@ def put_new_batch(account: str, coupons: Sequence[StoredCoupon]) -> list[int]:
             raise
         return taken
     finally:
-        if reference and not written:
-            templates.count_references(account, reference, -len(coupons))
+        if not written:
+            for kind, number in counted:
+                count_references(account, kind, number, -len(coupons))
     return []
 
 
@@ -241,14 +251,14 @@ def update(  # noqa: PLR0913 - the compare-and-set's facts
     version: int | None,
     unused_only: bool,
     unpriced_only: bool = False,
-    template: tuple[int, int] | None = None,
+    moves: Moves | None = None,
 ) -> None:
     """Set `changes` on the coupon if it is still the same instance, at the same version
     (None: at any), when `unused_only` still unused, and when `unpriced_only` it never priced
     an order. Raises ConditionFailed with the old item otherwise.
 
-    `template` (the template it is counted on, the one it is to refer to) moves its count from
-    one to the other in the same transaction (MissingTemplate when the new one is not
+    `moves` (another group or template: the one it is counted on, the one it is to refer to)
+    moves its counts in the same transaction (numbered.Missing when the new one is not
     there)."""
     changes = dict(changes)
     removals = []
@@ -260,15 +270,17 @@ def update(  # noqa: PLR0913 - the compare-and-set's facts
     if "grpIdx" in changes:
         changes["groupPK"] = index_partition(account, BY_GROUP, changes["grpIdx"])
     sets, names, attrs = assignments(changes)
-    condition = "cid = :cid"
+    reference_sets, reference_removals, conditions, pins = repointed(moves or {})
+    conditions.insert(0, "cid = :cid")
     if version is not None:
-        condition += " AND ver = :ver"
+        conditions.append("ver = :ver")
+        sets.append("ver = ver + :one")  # an edit of terms moves the version on; the memo not
     if unused_only:
-        condition += " AND useCnt = :zero"
+        conditions.append("useCnt = :zero")
     if unpriced_only:  # see pricing.PRICING_TERMS
-        condition += " AND attribute_not_exists(priced)"
-    # An edit of terms moves the version on; the memo alone does not (it is not pinned).
-    expression = "SET " + ", ".join([*sets, *(["ver = ver + :one"] if version is not None else [])])
+        conditions.append("attribute_not_exists(priced)")
+    expression = "SET " + ", ".join([*sets, *reference_sets])
+    removals += reference_removals
     if removals:
         expression += " REMOVE " + ", ".join(removals)
     pinned = values(
@@ -276,48 +288,13 @@ def update(  # noqa: PLR0913 - the compare-and-set's facts
         **({} if version is None else {"ver": version, "one": 1}),
         **({"zero": 0} if unused_only else {}),
     )
-    if template is not None:
-        expression, condition = _moving_count(expression, condition, template, removals)
-        pinned |= values(
-            **{n: v for n, v in zip(("counted", "refers"), template, strict=True) if v}
-        )
-    update = guarded_update(account, cpn_no, expression, condition, {**attrs, **pinned}, names)
-    if template is None:
+    update = guarded_update(
+        account, cpn_no, expression, " AND ".join(conditions), {**attrs, **pinned, **pins}, names
+    )
+    if moves:
+        with_counts(account, {"Update": update}, moves)
+    else:
         request(lambda db, _table: db.update_item(**update))
-    else:
-        _update_with_counts(account, update, template)
-
-
-def _moving_count(
-    expression: str, condition: str, template: tuple[int, int], removals: list[str]
-) -> tuple[str, str]:
-    """The update's expression and condition when it moves the coupon's template: `tmplRef`
-    pinned to the template it is counted on, and set to the one it is to refer to."""
-    counted_on, refers_to = template
-    condition += " AND tmplRef = :counted" if counted_on else " AND attribute_not_exists(tmplRef)"
-    if refers_to:
-        expression = expression.replace("SET ", "SET tmplRef = :refers, ", 1)
-    else:
-        expression += (", " if removals else " REMOVE ") + "tmplRef"
-    return expression, condition
-
-
-def _update_with_counts(account: str, update: "UpdateTypeDef", template: tuple[int, int]) -> None:
-    """The coupon's update and its templates' counts, in one transaction."""
-    counted_on, refers_to = template
-    moves: list[TransactWriteItemTypeDef] = [{"Update": update}]
-    if counted_on:
-        moves.append({"Update": templates.counted(account, counted_on, -1)})
-    if refers_to:
-        moves.append({"Update": templates.counted(account, refers_to, 1)})
-    try:
-        transact(moves)
-    except Cancelled as cancelled:
-        if cancelled.failed(0):
-            raise ConditionFailed(cancelled.old(0)) from None
-        if refers_to and cancelled.failed(len(moves) - 1):
-            raise templates.MissingTemplate() from None
-        raise
 
 
 def set_status(account: str, cpn_no: str, status: str) -> bool:
@@ -342,51 +319,41 @@ def set_status(account: str, cpn_no: str, status: str) -> bool:
 
 def delete(account: str, cpn_no: str) -> bool:
     """Delete the coupon; False if there was none. Its redemption records stay: those on the
-    coupon item move to items of their own in the same transaction, and the template it is
-    counted on counts it no more (one more request, only for a coupon that has either)."""
+    coupon item move to items of their own in the same transaction, and the group and template
+    it is counted on count it no more (one more request, only for a coupon that has any)."""
     records: Mapping[str, Mapping[str, object]] | None = None
     holder: Item = {}  # the coupon the records are on
-    reference = 0  # the template the coupon is counted on
+    held: dict[Kind, int] = {}  # what the coupon is counted on
     for attempt in range(_DELETE_ATTEMPTS):
         if records is None:
             condition = "attribute_exists(PK) AND (attribute_not_exists(rdm) OR size(rdm) = :zero)"
             attrs = values(zero=0)
         else:
             condition, attrs = "rdm = :records", {":records": to_attr(dict(records))}
-        if reference:
-            condition += " AND tmplRef = :reference"
-            attrs |= values(reference=reference)
-        else:
-            condition += " AND attribute_not_exists(tmplRef)"
+        moves = {kind: (held.get(kind, 0), 0) for kind in REFERENTS}
+        _, _, pins, pinned = repointed(moves)
         action: DeleteTypeDef = {
             "TableName": settings.current().table_name,
             "Key": coupon_key(account, cpn_no),
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": attrs,
+            "ConditionExpression": " AND ".join([condition, *pins]),
+            "ExpressionAttributeValues": {**attrs, **pinned},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         try:
-            if records is None and not reference:
+            if records is None and not held:
                 _delete_item(action)
             else:
-                actions: list[TransactWriteItemTypeDef] = [
-                    {"Delete": action},
-                    *moved_out(account, cpn_no, records or {}, holder),
-                ]
-                if reference:  # the template counts it no more
-                    actions.append({"Update": templates.counted(account, reference, -1)})
-                transact(actions)
+                also = moved_out(account, cpn_no, records or {}, holder)
+                with_counts(account, {"Delete": action}, moves, also)
             return True
         except ConditionFailed as failed:
             old = failed.old
-        except Cancelled as cancelled:
-            old = cancelled.old(0)
         if old is None:
             return False
         if records is not None:  # the move was refused by a change in between: wait a little
             backoff(attempt)
         records, holder = old.get(INLINE) or None, old
-        reference = int(old.get("tmplRef") or 0)
+        held = references(old)
     raise storage_busy()
 
 

@@ -29,16 +29,18 @@ def redemption_key(account: str, cpn_no: str, rdm_id: str) -> AttributeMap:
 
 
 USER_USES_PREFIX = "U#"
-TEMPLATE_SEQUENCE_SK = "N"
+NUMBER_SEQUENCE_SK = "N"
 
 
-def templates_pk(account: str) -> str:
-    """The account's templates and their number sequence (store/templates.py)."""
-    return f"A#{account}#TMPL"
+def numbered_pk(account: str, kind: str) -> str:
+    """The account's templates (TMPL) or groups (GRP) and their number sequence
+    (store/numbered.py)."""
+    return f"A#{account}#{kind}"
 
 
-def template_key(account: str, tmpl_idx: int) -> AttributeMap:
-    return key(templates_pk(account), f"T#{tmpl_idx:010d}")
+def numbered_key(account: str, kind: str, prefix: str, number: int) -> AttributeMap:
+    """One template or group: 10 digits, so that a Query lists them in number order."""
+    return key(numbered_pk(account, kind), f"{prefix}{number:010d}")
 
 
 def user_uses_key(account: str, cpn_no: str, cid: str, user_id: str) -> AttributeMap:
