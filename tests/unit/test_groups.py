@@ -360,20 +360,91 @@ def test_a_group_moving_to_another_template_moves_the_count(api: Api) -> None:
 
 
 def test_a_coupon_made_before_groups_keeps_its_number(api: Api) -> None:
-    """A grpIdx stored before groups existed is not counted: with no group behind it the
-    coupon shows its own settings; it is edited, listed and deleted as before."""
+    """A grpIdx stored before groups existed is not counted: the coupon shows its own
+    settings, even once a group of that number is made (which it could otherwise be deleted
+    under), until an update names the number again and counts it there."""
+    code = api.create(**_own()).result
+    _store_uncounted(api, code, grpIdx=1)
+    shown = api.validate(code).result
+    assert (shown["grpIdx"], shown["color"], shown["imgUrl"]) == (1, _own()["color"], "")
+    assert [item["cpnNo"] for item in api.list(grpIdx="1").result["items"]] == [code]
+    assert api.update(code, memo="still editable").code == 0
+    grp_idx = _create(api).result
+    assert grp_idx == 1
+    assert api.validate(code).result["color"] == _own()["color"]
+    assert _get(api, grp_idx).result["couponCnt"] == 0
+    assert api.update(code, grpIdx=1).code == 0  # the same number, sent again: counted now
+    assert api.validate(code).result["color"] == GROUP["color"]
+    assert _get(api, grp_idx).result["couponCnt"] == 1
+    assert _delete(api, grp_idx).code == 4093
+    assert api.delete(code).code == 0
+    assert _delete(api, grp_idx).code == 0
+
+
+def test_an_uncounted_coupon_leaves_its_number_and_is_deleted_as_before(api: Api) -> None:
+    code = api.create().result
+    _store_uncounted(api, code, grpIdx=7, tmplIdx=3)
+    assert api.validate(code).result["template"] is None
+    assert api.update(code, grpIdx=0).code == 0  # leaves the number, counted nowhere
+    assert api.delete(code).code == 0
+
+
+def _store_uncounted(api: Api, code: str, **numbers: int) -> None:
+    """Give a coupon numbers without counting it, as one stored before groups existed."""
     from coupons.store import coupons as coupon_items
 
-    code = api.create(**_own()).result
     stored = coupon_items.get(account_of(api), code, consistent=True)
     assert stored is not None
     coupon_items.update(
-        account_of(api), code, {"grpIdx": 7}, instance=stored["cid"], version=None,
-        unused_only=False,
-    )  # fmt: skip
-    shown = api.validate(code).result
-    assert (shown["grpIdx"], shown["color"], shown["imgUrl"]) == (7, _own()["color"], "")
-    assert [item["cpnNo"] for item in api.list(grpIdx="7").result["items"]] == [code]
-    assert api.update(code, memo="still editable").code == 0
-    assert api.update(code, grpIdx=0).code == 0  # leaves the number, counted nowhere
-    assert api.delete(code).code == 0
+        account_of(api), code, numbers, instance=stored["cid"], version=None, unused_only=False
+    )
+
+
+def test_the_stored_reference_names_are_the_coupons() -> None:
+    from coupons.records import StoredCoupon
+    from coupons.store.numbered import GROUPS, TEMPLATES
+
+    assert {GROUPS.ref, TEMPLATES.ref} <= set(StoredCoupon.__annotations__)
+
+
+# --- counts when DynamoDB's answer is lost, and counts lost outside these writes -------------
+
+
+def test_a_batch_whose_answer_is_lost_keeps_its_counts(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch was written but its answer never came (503): the counts stay, so the group
+    cannot be deleted under the coupons the merchant will find in it."""
+    from coupons.errors import storage_busy
+    from coupons.store import coupons as coupon_items
+
+    real = coupon_items.transact
+
+    def written_then_lost(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise storage_busy()
+
+    grp_idx = _create(api).result
+    monkeypatch.setattr(coupon_items, "transact", written_then_lost)
+    answer = api.create_bulk(3, grpIdx=grp_idx)
+    monkeypatch.undo()
+    assert (answer.status, answer.code) == (503, 5030)
+    assert len(api.list(grpIdx=str(grp_idx)).result["items"]) == 3
+    assert _get(api, grp_idx).result["couponCnt"] == 3
+    assert _delete(api, grp_idx).code == 4093
+
+
+def test_a_coupon_whose_group_item_is_gone_is_still_moved_and_deleted(api: Api) -> None:
+    """A group can't be deleted while counted on; if its item goes anyway (by hand, say), the
+    coupons counted on it still leave it and are deleted, instead of failing every time."""
+    from coupons.store.client import request
+    from coupons.store.numbered import GROUPS
+
+    grp_idx = _create(api).result
+    moved, deleted = api.create(grpIdx=grp_idx).result, api.create(grpIdx=grp_idx).result
+    key = GROUPS.key(account_of(api), grp_idx)
+    request(lambda db, table: db.delete_item(TableName=table, Key=key))
+    assert api.validate(moved).result["color"] == "#4F4F4FFF"  # no group: its own
+    assert api.update(moved, grpIdx=0).code == 0
+    assert api.delete(deleted).code == 0
+    assert api.delete(moved).code == 0

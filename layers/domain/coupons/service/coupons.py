@@ -148,7 +148,7 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
         merged = _as_stored(account, cast(CouponTermsRecord, parsed.model_dump()))
         if "onsitePwd" not in edits:
             merged["onsitePwd"] = stored["onsitePwd"]
-        changes = {name: value for name, value in merged.items() if value != current[name]}
+        changes = _changes(current, merged, stored_terms, edits)
         if not changes:
             return cpn_no
         locked = set(changes) - {"memo"}
@@ -190,14 +190,38 @@ def update_coupon(account: str, request: "UpdateRequest") -> str:
     raise storage_busy()
 
 
+def _changes(
+    current: Mapping[str, object],
+    merged: Mapping[str, object],
+    stored: Mapping[str, object],
+    edits: Mapping[str, object],
+) -> dict[str, object]:
+    """The fields an update changes; a group or template number stored before references were
+    counted and sent again counts as a change: the coupon is counted on it from now on."""
+    changes = {name: value for name, value in merged.items() if value != current[name]}
+    for kind in REFERENTS:
+        if kind.field in edits and merged[kind.field] and not stored.get(kind.ref):
+            changes[kind.field] = merged[kind.field]
+    return changes
+
+
 def shown_in_group(account: str, coupon: StoredCoupon, language: str) -> CouponObject:
-    """The coupon object with its group's settings over its own, and its template's text
-    (DESIGN 2.7): one read more for a coupon in a group, one more for one with a template."""
+    """The coupon object with its group's settings over its own, and its template's text: the
+    group's template when it sets one, else the coupon's (DESIGN 2.7). One read more for a
+    coupon in a group, one more for a template.
+
+    The group and template are those the coupon is counted on (`grpRef`, `tmplRef`): a number
+    stored before groups and templates existed shows nothing, even once one of that number is
+    made, until the coupon is updated with it (which counts it there, so that what a coupon
+    shows can never be deleted under it)."""
     shown = coupon_object(coupon, language)
-    grp_idx = int(coupon["grpIdx"])
-    group = numbered.get(GROUPS, account, grp_idx) if grp_idx else None
-    with_group(shown, cast("GroupSettings | None", group))
-    shown["template"] = _template_text(account, int(shown["tmplIdx"]))
+    grp_idx = coupon.get("grpRef", 0)  # GROUPS.ref
+    group = cast(
+        "GroupSettings | None", numbered.get(GROUPS, account, grp_idx) if grp_idx else None
+    )
+    with_group(shown, group)
+    template = group["tmplIdx"] if group and group["tmplIdx"] else coupon.get("tmplRef")
+    shown["template"] = _template_text(account, int(template or 0))
     return shown
 
 

@@ -34,17 +34,16 @@ def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponOb
         limit=query.limit,
         after=after,
     )
-    # The page's groups, in one BatchGetItem (none when no coupon listed is in a group).
-    groups = numbered.get_several(
-        numbered.GROUPS, account, [coupon["grpIdx"] for coupon in coupons if coupon["grpIdx"]]
-    )
+    # The groups the page's coupons are counted on (views.with_group), in one BatchGetItem;
+    # none when no coupon listed is in a group.
+    numbers = [coupon.get("grpRef", 0) for coupon in coupons]  # numbered.GROUPS.ref
+    groups = numbered.get_several(numbered.GROUPS, account, [n for n in numbers if n])
     return {
         "items": [
             with_group(
-                coupon_object(coupon, language),
-                cast("GroupSettings | None", groups.get(coupon["grpIdx"])),
+                coupon_object(coupon, language), cast("GroupSettings | None", groups.get(number))
             )
-            for coupon in coupons
+            for coupon, number in zip(coupons, numbers, strict=True)
         ],
         "cursor": cursors.encode(cursors.secret(account), scope, list(last)) if last else None,
     }

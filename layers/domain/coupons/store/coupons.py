@@ -37,6 +37,7 @@ from coupons.store.numbered import (
     GROUPS,
     TEMPLATES,
     Kind,
+    Missing,
     Moves,
     count_references,
     repointed,
@@ -223,20 +224,28 @@ def put_new_batch(account: str, coupons: Sequence[StoredCoupon]) -> list[int]:
     table = settings.current().table_name
     held = references(coupons[0]) if coupons else {}
     counted: list[tuple[Kind, int]] = []
-    written = False
+    unwritten = False  # known not to be written: the counts go back
     try:
         for kind, number in held.items():
-            count_references(account, kind, number, len(coupons))
+            try:
+                count_references(account, kind, number, len(coupons))
+            except Missing:
+                unwritten = True
+                raise
             counted.append((kind, number))
-        transact([{"Put": _new_coupon_put(table, account, coupon)} for coupon in coupons])
-        written = True
-    except Cancelled as cancelled:
-        taken = [position for position in range(len(coupons)) if cancelled.failed(position)]
-        if not taken:
-            raise
-        return taken
+        try:
+            transact([{"Put": _new_coupon_put(table, account, coupon)} for coupon in coupons])
+        except Cancelled as cancelled:
+            unwritten = True
+            taken = [position for position in range(len(coupons)) if cancelled.failed(position)]
+            if not taken:
+                raise
+            return taken
     finally:
-        if not written:
+        # Not when the outcome is unknown (an answer lost in transit): a count too high only
+        # keeps a group or template from being deleted; one too low would let it go while
+        # coupons refer to it.
+        if unwritten:
             for kind, number in counted:
                 count_references(account, kind, number, -len(coupons))
     return []

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from coupons import settings
+from coupons.errors import storage_busy
+from coupons.observability import count
 from coupons.store.client import Cancelled, ConditionFailed, get_many, request, transact
 from coupons.store.items import AttributeMap, Item, assignments, from_item, key, to_item, values
 from coupons.store.keys import NUMBER_SEQUENCE_SK, numbered_key, numbered_pk
@@ -167,7 +169,7 @@ def delete(kind: Kind, account: str, number: int, *, refers_to: Sequence[Kind] =
         if int(old.get(kind.tally) or 0):
             raise InUse()
         held = {other: int(old.get(other.ref) or 0) for other in refers_to}
-    raise InUse()  # moved between references on every attempt: refused, as if in use
+    raise storage_busy()  # moved to another template on every attempt
 
 
 def _delete_item(action: "DeleteTypeDef") -> None:
@@ -217,12 +219,15 @@ def counted(account: str, kind: Kind, number: int, delta: int) -> "UpdateTypeDef
 
 
 def count_references(account: str, kind: Kind, number: int, delta: int) -> None:
-    """`counted` on its own (one UpdateItem): Missing when it is not there."""
-    update = counted(account, kind, number, delta)
+    """`counted` on its own: Missing when it is not there. Sent as a transaction of one, whose
+    token (ClientRequestToken) makes the SDK's resend of an answer lost in transit harmless: a
+    count moved twice would keep a group from ever being deleted, or let one be deleted early."""
     try:
-        request(lambda db, _table: db.update_item(**update))
-    except ConditionFailed:
-        raise Missing(kind) from None
+        transact([{"Update": counted(account, kind, number, delta)}])
+    except Cancelled as cancelled:
+        if cancelled.failed(0):
+            raise Missing(kind) from None
+        raise
 
 
 def repointed(moves: Moves) -> tuple[list[str], list[str], list[str], AttributeMap]:
@@ -258,8 +263,10 @@ def with_counts(
     something it is to refer to is not there."""
     actions: list[TransactWriteItemTypeDef] = [write, *also]
     increments: list[tuple[int, Kind]] = []
+    decrements: list[tuple[int, Kind]] = []
     for kind, (counted_on, refers_to) in moves.items():
         if counted_on:
+            decrements.append((len(actions), kind))
             actions.append({"Update": counted(account, kind, counted_on, -1)})
         if refers_to:
             increments.append((len(actions), kind))
@@ -272,4 +279,12 @@ def with_counts(
         for position, kind in increments:
             if cancelled.failed(position):
                 raise Missing(kind) from None
-        raise
+        gone = {kind for position, kind in decrements if cancelled.failed(position)}
+        if not gone:
+            raise
+        # What it is counted on is not there: nothing can delete what is counted on, so only
+        # a count lost outside these writes leads here. Say so, and let the referrer go on
+        # (its own write is still pinned to what it was counted on).
+        count("DanglingReference", len(gone))
+        left = {kind: (0 if kind in gone else was, now) for kind, (was, now) in moves.items()}
+        with_counts(account, write, left, also)
