@@ -299,6 +299,13 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
     for _ in range(5):
         b.call("POST", "/redeem", {"cpnNo": history})
     memo = iter(range(10**6))
+    # Coupons shown with their group's settings (DESIGN 2.7), and with the group's template.
+    image = {"imgUrl": "https://img.example.com/bench.png"}
+    group = b.call("POST", "/group/create", {"nm": "bench", **image})
+    template = b.call("POST", "/template/create", {"nm": "bench"})
+    group_with_template = b.call("POST", "/group/create", {"nm": "bench", "tmplIdx": template})
+    grouped = [b.call("POST", "/create", coupon_fields(grpIdx=group)) for _ in range(20)]
+    with_template = b.call("POST", "/create", coupon_fields(grpIdx=group_with_template))
 
     def fresh(**fields: Any) -> str:
         return str(b.call("POST", "/create", coupon_fields(**fields)))
@@ -324,6 +331,10 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
          lambda: lambda: b.call("POST", "/create/bulk", {**coupon_fields(), "count": 10})),
         ("validate", "validate",
          lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={listed[0]}")),
+        ("validate, in a group", "validate",
+         lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={grouped[0]}")),
+        ("validate, group + template", "validate",
+         lambda: lambda: b.call("GET", "/validate", query=f"cpnNo={with_template}")),
         ("redeem", "redeem", lambda: functools.partial(b.call, "POST", "/redeem", {"cpnNo": fresh()})),
         ("redeem + Idempotency-Key", "redeem",
          lambda: functools.partial(b.call, "POST", "/redeem", {"cpnNo": fresh()}, key=b.unique("o"))),
@@ -333,6 +344,10 @@ def warm_operations(bench: Bench, recorder: Recorder) -> list[Row]:
          lambda: lambda: b.call("PUT", "/update", {"cpnNo": listed[1], "memo": f"m{next(memo)}"})),
         ("delete", "delete", lambda: functools.partial(b.call, "DELETE", "/delete", query=f"cpnNo={fresh()}")),
         ("list (20)", "list", lambda: lambda: b.call("GET", "/list", query="limit=20")),
+        ("list (20), a group's", "list",
+         lambda: lambda: b.call("GET", "/list", query=f"limit=20&grpIdx={group}")),
+        ("create, in a group", "create",
+         lambda: lambda: b.call("POST", "/create", coupon_fields(grpIdx=group))),
         ("redemptions", "redemptions",
          lambda: lambda: b.call("GET", "/redemptions", query=f"cpnNo={history}")),
     ]  # fmt: skip
