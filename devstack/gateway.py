@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from devstack import template
-from devstack.template import Route
+from devstack.template import Route, RouteMatch, RouteTable
 
 ACCOUNT_ID = "123456789012"
 API_ID = "devstack01"
@@ -79,6 +79,7 @@ def build_event(  # noqa: PLR0913  keyword-only, one per field of the request it
     headers: Iterable[tuple[str, str]],
     body: bytes,
     route_key: str,
+    path_parameters: dict[str, str] | None = None,
     source_ip: str = "127.0.0.1",
     protocol: str = "HTTP/1.1",
     request_id: str | None = None,
@@ -86,7 +87,9 @@ def build_event(  # noqa: PLR0913  keyword-only, one per field of the request it
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event for one request.
 
-    ``target`` is the request target as sent (``/path?query``); ``headers`` in arrival order.
+    ``target`` is the request target as sent (``/path?query``); ``headers`` in arrival order;
+    ``path_parameters`` those of a templated route (``{"token": ...}``, as matched: see
+    ``RouteTable``), decoded as API Gateway passes them; absent when there are none.
     """
     now = now or datetime.now(UTC)
     if target.startswith(("http://", "https://")):  # absolute-form request target
@@ -130,6 +133,7 @@ def build_event(  # noqa: PLR0913  keyword-only, one per field of the request it
     event["headers"] = merged
     if query:
         event["queryStringParameters"] = query
+    event.update(_path_parameters(path_parameters))
     event["requestContext"] = {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
@@ -157,6 +161,13 @@ def build_event(  # noqa: PLR0913  keyword-only, one per field of the request it
             is_base64 = True
     event["isBase64Encoded"] = is_base64
     return event
+
+
+def _path_parameters(matched: dict[str, str] | None) -> dict[str, Any]:
+    """The event's ``pathParameters`` (decoded, as API Gateway passes them), or nothing."""
+    if not matched:
+        return {}
+    return {"pathParameters": {name: unquote(value) for name, value in matched.items()}}
 
 
 class HttpResponse:
@@ -238,24 +249,20 @@ class Gateway:
         self._loaded_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        # Exact method first, then ANY (API Gateway prefers the more specific route).
-        self._exact: dict[tuple[str, str], Route] = {}
-        self._default: Route | None = None
-        for route in self.routes:
-            if route.path == "$default":
-                self._default = self._default or route
-            else:
-                self._exact.setdefault((route.method, route.path), route)
+        # Exact paths, then templated ones (/c/{token}), then $default; within each the exact
+        # method before ANY (API Gateway prefers the more specific route).
+        self._table = RouteTable(self.routes)
 
     # -- routing and invocation ------------------------------------------------------------
 
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        """The route for ``method path`` with its path parameters (``RouteTable.resolve``)."""
+        return self._table.resolve(method, path)
+
     def resolve(self, method: str, path: str) -> Route | None:
-        """The route for ``method path``: exact method, then ``ANY``, then ``$default``."""
-        return (
-            self._exact.get((method.upper(), path))
-            or self._exact.get(("ANY", path))
-            or self._default
-        )
+        """The route for ``method path``: see :meth:`match`."""
+        found = self.match(method, path)
+        return None if found is None else found.route
 
     def handler_for(self, route: Route) -> Handler:
         """Load ``route``'s handler once (thread-safe); a failed load is retried next time."""
@@ -311,11 +318,12 @@ class Gateway:
     ) -> tuple[HttpResponse, Route | None]:
         """Build the event, invoke the function and map its result; never raises."""
         path = target.partition("?")[0].partition("#")[0]
-        route = self.resolve(method, path)
+        found = self.match(method, path)
         request_id = str(uuid.uuid4())
-        if route is None:
+        if found is None:
             not_found = json.dumps({"message": "Not Found"}).encode()
             return HttpResponse(404, [("Content-Type", "application/json")], not_found), None
+        route = found.route
         try:
             event = build_event(
                 request_id=request_id,
@@ -324,6 +332,7 @@ class Gateway:
                 headers=headers,
                 body=body,
                 route_key=route.route_key,
+                path_parameters=found.path_parameters,
                 source_ip=source_ip,
                 protocol=protocol,
             )

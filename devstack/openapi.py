@@ -234,7 +234,20 @@ COUPON_EXTRAS: Schema = {
         "pattern": DATE_TIME,
         "description": "Creation time in the deployment's time zone.",
     },
+    "pageUrl": {
+        "type": "string",
+        "format": "uri",
+        "description": (
+            "The coupon's public page, `{domain}/c/{token}` (HTML for its holder, no API key): "
+            "the token is unguessable, stable for the coupon's life and dead once it is deleted."
+        ),
+    },
 }
+# The public coupon page's routes (DESIGN 2.8) are in template.yaml but not in this document:
+# they sit at the root of the coupon's domain, not under BASE_PATH (the servers' URL), answer
+# HTML for a browser rather than the JSON envelope every operation here is documented (and
+# fuzzed, tests/integration/test_fuzz.py) with, and take no API key.
+PAGE_ROUTES = frozenset({"GET /c/{token}", "POST /c/{token}/use"})
 # What validate adds to the coupon object: the order's price (with `amount`) and the named
 # user's uses of a shared code counted per user (with `userId`, when perUserLimit > 0).
 VALIDATE_EXTRAS: Schema = {
@@ -1078,7 +1091,11 @@ def _operation(operation: Operation) -> Schema:
 def check_routes(operations: Sequence[Operation] = OPERATIONS) -> None:
     """The table and template.yaml name the same routes (besides the catch-all $default)."""
     documented = {f"{op.method} {BASE_PATH}{op.path}" for op in operations}
-    deployed = {route.route_key for route in routes() if route.path != "$default"}
+    deployed = {
+        route.route_key
+        for route in routes()
+        if route.path != "$default" and route.route_key not in PAGE_ROUTES
+    }
     if documented != deployed:
         raise SystemExit(
             "devstack/openapi.py and template.yaml disagree on the routes: "
@@ -1228,7 +1245,11 @@ Every response body, success or failure (including 401 and unknown routes, see
 `components.responses.RouteNotFound`), is the envelope `{"code", "message", "result"}`:
 `code` 0 is success; a failure carries a non-zero code, a message in the request's language
 and `result: null`, and a field error adds `errors: [{"field", "message"}]`. Integrations
-branch on `code`; the HTTP status follows it:
+branch on `code`; the HTTP status follows it (the table below).
+
+Not part of this API, so not described here: each coupon's public page, its `pageUrl`
+(`GET /c/{token}`, and `POST /c/{token}/use` for the staff's on-site use), served by the same
+HTTP API at the root of the coupon's domain, in HTML for a browser and without an API key.
 
 """
 

@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shlex
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from devstack.template import REPO_ROOT, function_environment
@@ -44,6 +47,7 @@ from devstack.admin import DEV_DYNAMODB_PORT, DEV_TABLE
 if TYPE_CHECKING:
     from coupons.records import ApiKeyRecord
     from devstack.dynamodb_local import LocalDynamoDB
+    from devstack.gateway import Gateway
 
 TABLE_NAME = DEV_TABLE
 DATA_DIR = Path(os.environ.get("DEV_DATA_DIR") or REPO_ROOT / ".devdata").resolve()
@@ -291,6 +295,63 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
     ]
 
 
+# A coupon of the dev account to show its public page (DESIGN 2.8) with: made by the first
+# make dev (and again if deleted), kept from then on. On site with a password, so the page has
+# its "Use Coupon" form; unlimited, so it can be used again and again.
+SAMPLE_CODE = "PAGEDEMO2026"
+SAMPLE_PASSWORD = "1234"
+
+
+def sample_coupon(today: date | None = None) -> dict[str, object]:
+    today = today or _today()
+    return {
+        "cpnNo": SAMPLE_CODE,
+        "nm": "10% off (coupon page demo)",
+        "discTypeIdx": 457,
+        "disc": 10,
+        "strtYmd": today.isoformat(),
+        "endYmd": f"{today.year + 1}-12-31",
+        "useLimit": 0,
+        "onsiteYn": "Y",
+        "onsitePwd": SAMPLE_PASSWORD,
+        "url": "https://shop.example.com/",
+    }
+
+
+def sample_page(gateway: Gateway, key: str, origin: str) -> list[str]:
+    """The banner's lines on the sample coupon's page: its address on this gateway. The coupon
+    is created through the functions (in-process, before the gateway serves) unless it exists
+    (4090); its pageUrl comes from validate, on the deployment's domain (PUBLIC_BASE_URL)."""
+    headers = [
+        ("Authorization", f"APIKey {key}"),
+        ("Content-Type", "application/json"),
+        ("Accept-Language", "en"),
+    ]
+
+    def call(method: str, route: str, body: bytes = b"") -> dict[str, object]:
+        target = f"{API_PREFIX}/{route}"
+        response, _ = gateway.respond(method=method, target=target, headers=headers, body=body)
+        answer: dict[str, object] = json.loads(response.body)
+        return answer
+
+    made = call("POST", "create", json.dumps(sample_coupon()).encode())
+    if made["code"] not in (0, 4090):  # 4090: made by an earlier make dev
+        return [f"# coupon page: cannot create the sample coupon {SAMPLE_CODE}: {made['message']}"]
+    shown = call("GET", f"validate?cpnNo={SAMPLE_CODE}")
+    result = shown["result"]
+    if shown["code"] != 0 or not isinstance(result, dict):
+        return [
+            f"# coupon page: the sample coupon {SAMPLE_CODE} is not valid now "
+            f"({shown['message']}); delete it and restart make dev for a new one"
+        ]
+    page_url = str(result["pageUrl"])
+    return [
+        f"# coupon page of the sample coupon {SAMPLE_CODE} (on-site password "
+        f"{SAMPLE_PASSWORD}); deployed, its pageUrl is {page_url}",
+        f"{origin}{urlsplit(page_url).path}",
+    ]
+
+
 def progress(message: str) -> None:
     """What make dev is doing while the user waits (stderr: the banner is stdout)."""
     print(message, file=sys.stderr, flush=True)
@@ -323,13 +384,14 @@ def _port_advice(name: str, port: int, other: int) -> str:
     return f"stop it or set {name}={free}" if free else f"stop it or set {name} to a free port"
 
 
-def listen(port: int, ddb_port: int, *, serialize: bool) -> ThreadingHTTPServer:
-    """The gateway's server, bound (not serving yet): a port in use refuses before anything
-    starts."""
+def listen(port: int, ddb_port: int, *, serialize: bool) -> tuple[ThreadingHTTPServer, Gateway]:
+    """The gateway and its server, bound (not serving yet): a port in use refuses before
+    anything starts."""
     from devstack.gateway import Gateway  # loads handlers only on their first request
 
+    gateway = Gateway(serialize=serialize)
     try:
-        return Gateway(serialize=serialize).serve(port)
+        return gateway.serve(port), gateway
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             raise Refused(
@@ -437,7 +499,7 @@ def start_store(store: Store) -> None:
     progress(f"{store.name} ready in {time.monotonic() - started:.1f} s")
 
 
-def banner(base_url: str, store: Store, dev: DevAccount) -> str:
+def banner(base_url: str, store: Store, dev: DevAccount, page: Sequence[str] = ()) -> str:
     lines = [
         "",
         f"Coupon API (dev) on {base_url}",
@@ -448,6 +510,8 @@ def banner(base_url: str, store: Store, dev: DevAccount) -> str:
     ]
     for title, command in curl_examples(base_url, dev.api_key):
         lines += [f"# {title}", command, ""]
+    if page:
+        lines += [*page, ""]
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -470,7 +534,7 @@ def main() -> int:
         # is not there yet is made only once the ports are known to be free).
         lock = lock_data_dir(DATA_DIR, port) if DATA_DIR.exists() else None
         store = choose_store(ddb_port)
-        server = listen(port, ddb_port, serialize=store.serialize)
+        server, gateway = listen(port, ddb_port, serialize=store.serialize)
         check_dynamodb_port(ddb_port, port)
         lock = lock or lock_data_dir(DATA_DIR, port)
         if store.warning:
@@ -481,8 +545,9 @@ def main() -> int:
         dynamodb_local.ensure_table(store.db.endpoint, TABLE_NAME, progress=progress)
         dev = ensure_dev_account()
 
-        base_url = f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}"
-        print(banner(base_url, store, dev), flush=True)
+        origin = f"http://127.0.0.1:{server.server_address[1]}"
+        page = sample_page(gateway, dev.api_key, origin)
+        print(banner(origin + API_PREFIX, store, dev, page), flush=True)
         server.serve_forever()
     except Refused as err:
         _ignore_signals()

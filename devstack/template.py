@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,73 @@ class Route:
     def route_key(self) -> str:
         """The API Gateway route key: ``"POST /path"`` or ``"$default"``."""
         return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+# One path parameter of an HttpApi route: `{name}`, matching one whole path segment.
+_PATH_PARAMETER = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """The route a request resolves to, with its path parameters (``{token}``), if any."""
+
+    route: Route
+    path_parameters: dict[str, str]
+
+
+class RouteTable:
+    """API Gateway's route selection for HTTP APIs, for the routes this template uses: a path
+    matched exactly wins over a templated one (``/c/{token}``: each ``{name}`` matches one
+    whole, non-empty path segment), the exact method over ``ANY``, and ``$default`` catches the
+    rest. Greedy parameters (``{proxy+}``) are not supported (the template has none)."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._exact: dict[tuple[str, str], Route] = {}
+        self._templated: list[tuple[str, re.Pattern[str], list[str], Route]] = []
+        self.default: Route | None = None
+        for route in routes:
+            if route.path == "$default":
+                self.default = self.default or route
+            elif "{" in route.path:
+                if "+}" in route.path:
+                    raise ValueError(f"{route.route_key}: greedy path parameters not supported")
+                self._templated.append((route.method, *_path_pattern(route.path), route))
+            else:
+                self._exact.setdefault((route.method, route.path), route)
+        # More literal segments first: /c/{token}/use before /c/{token}/{other}.
+        self._templated.sort(key=lambda entry: -_literal_segments(entry[3].path))
+
+    def resolve(self, method: str, path: str) -> RouteMatch | None:
+        """The route for ``method path``: exact path (exact method, then ``ANY``), then a
+        templated path (likewise), then ``$default``; ``None`` when nothing matches."""
+        method = method.upper()
+        for wanted in (method, "ANY"):
+            route = self._exact.get((wanted, path))
+            if route is not None:
+                return RouteMatch(route, {})
+        for wanted in (method, "ANY"):
+            for route_method, pattern, names, route in self._templated:
+                found = pattern.fullmatch(path) if route_method == wanted else None
+                if found:
+                    return RouteMatch(route, dict(zip(names, found.groups(), strict=True)))
+        return None if self.default is None else RouteMatch(self.default, {})
+
+
+def _path_pattern(path: str) -> tuple[re.Pattern[str], list[str]]:
+    names: list[str] = []
+    parts: list[str] = []
+    position = 0
+    for found in _PATH_PARAMETER.finditer(path):
+        parts.append(re.escape(path[position : found.start()]))
+        parts.append("([^/]+)")
+        names.append(found.group(1))
+        position = found.end()
+    parts.append(re.escape(path[position:]))
+    return re.compile("".join(parts)), names
+
+
+def _literal_segments(path: str) -> int:
+    return sum(1 for segment in path.split("/") if segment and "{" not in segment)
 
 
 def _globals_function(template: dict[str, Any]) -> dict[str, Any]:

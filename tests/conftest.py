@@ -49,7 +49,12 @@ def load_handler(route: Route) -> Callable[[dict[str, Any], Any], dict[str, Any]
 class Response:
     status: int
     headers: dict[str, str]
-    body: dict[str, Any]
+    # The parsed JSON envelope; an HTML answer (the coupon page, DESIGN 2.8) as its text.
+    body: Any
+
+    @property
+    def content_type(self) -> str:
+        return {k.lower(): v for k, v in self.headers.items()}.get("content-type", "")
 
     @property
     def code(self) -> int:
@@ -66,20 +71,26 @@ Transport = Callable[[str, str, dict[str, str], bytes], Response]
 def invoke_handler(method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
     """Call the route's handler in-process with the event API Gateway would send."""
     path = target.partition("?")[0]
-    route = ROUTES.get(f"{method} {path}") or ROUTES["$default"]
+    found = _FUNCTIONS.match(method, path)  # the gateway's route selection (/c/{token} too)
+    assert found is not None  # the template has a $default route
+    route = found.route
     event = build_event(
         method=method,
         target=target,
         headers=list(headers.items()),
         body=body,
         route_key=route.route_key,
+        path_parameters=found.path_parameters,
     )
     caller = iam_guard.CALLER.set(route.function_logical_id)
     try:
         answer = load_handler(route)(event, LambdaContext(route))
     finally:
         iam_guard.CALLER.reset(caller)
-    return Response(answer["statusCode"], answer["headers"], json.loads(answer["body"]))
+    response = Response(answer["statusCode"], answer["headers"], answer["body"])
+    if not response.content_type.startswith("text/html"):
+        response.body = json.loads(answer["body"])
+    return response
 
 
 @pytest.fixture(autouse=True)

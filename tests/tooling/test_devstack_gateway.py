@@ -17,7 +17,7 @@ import pytest
 from devstack import dynamodb_local
 from devstack.dynamodb_local import DynamoDBLocal, MotoServer, client, ensure_table
 from devstack.gateway import Gateway
-from devstack.template import Route, table_create_kwargs, ttl_attribute
+from devstack.template import Route, RouteTable, routes, table_create_kwargs, ttl_attribute
 
 pytestmark = pytest.mark.integration
 
@@ -321,3 +321,83 @@ def test_functions_in_different_dirs_with_the_same_file_name_stay_apart(
     assert echo(base_url, "GET", "/api/echo")["function"] == "echo"
     assert echo(base_url, "GET", "/elsewhere")["function"] == "fallback"
     assert echo(base_url, "GET", "/api/echo")["function"] == "echo"
+
+
+# -- templated routes (/c/{token}) ----------------------------------------------------------
+
+
+def _table_routes(functions_dir: Path) -> list[Route]:
+    echo = functions_dir / "echo"
+    return [
+        Route("GET", "/c/{token}", "PageFunction", echo, "app.handler"),
+        Route("POST", "/c/{token}/use", "PageUseFunction", echo, "app.handler"),
+        Route("GET", "/c/about", "AboutFunction", echo, "app.handler"),
+        Route("ANY", "/any/{name}", "AnyFunction", echo, "app.handler"),
+        Route("ANY", "$default", "FallbackFunction", functions_dir / "fallback", "app.handler"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function", "parameters"),
+    [
+        ("GET", "/c/abc-_123", "PageFunction", {"token": "abc-_123"}),
+        ("get", "/c/abc", "PageFunction", {"token": "abc"}),
+        ("POST", "/c/abc/use", "PageUseFunction", {"token": "abc"}),
+        ("GET", "/c/about", "AboutFunction", {}),  # an exact path wins over a templated one
+        ("DELETE", "/any/x", "AnyFunction", {"name": "x"}),
+        ("POST", "/c/abc", "FallbackFunction", {}),  # no such method: $default
+        ("GET", "/c/abc/use", "FallbackFunction", {}),
+        ("GET", "/c/", "FallbackFunction", {}),  # a parameter is never empty
+        ("GET", "/c/a/b", "FallbackFunction", {}),  # nor more than one segment
+        ("POST", "/c//use", "FallbackFunction", {}),
+        ("GET", "/c/abc/", "FallbackFunction", {}),
+        ("GET", "/x/c/abc", "FallbackFunction", {}),
+    ],
+)
+def test_templated_routes_match_one_whole_segment(
+    functions_dir: Path, method: str, path: str, function: str, parameters: dict[str, str]
+) -> None:
+    found = RouteTable(_table_routes(functions_dir)).resolve(method, path)
+    assert found is not None
+    assert (found.route.function_logical_id, found.path_parameters) == (function, parameters)
+
+
+def test_without_a_default_route_nothing_else_matches(functions_dir: Path) -> None:
+    table = RouteTable(_table_routes(functions_dir)[:-1])
+    assert table.resolve("GET", "/nope") is None
+    assert table.resolve("GET", "/c/a/b") is None
+
+
+def test_greedy_parameters_are_refused(functions_dir: Path) -> None:
+    with pytest.raises(ValueError, match="greedy"):
+        RouteTable([Route("ANY", "/{proxy+}", "F", functions_dir / "echo", "app.handler")])
+
+
+def test_the_templates_page_routes_resolve_with_their_token() -> None:
+    table = RouteTable(routes())
+    page = table.resolve("GET", "/c/dG9rZW4")
+    use = table.resolve("POST", "/c/dG9rZW4/use")
+    assert page is not None and use is not None
+    assert (page.route.route_key, page.path_parameters) == ("GET /c/{token}", {"token": "dG9rZW4"})
+    assert (use.route.function_logical_id, use.path_parameters["token"]) == (
+        "PageUseFunction",
+        "dG9rZW4",
+    )
+
+
+def test_a_templated_route_becomes_an_event_with_path_parameters(
+    functions_dir: Path,
+) -> None:
+    gateway = Gateway(_table_routes(functions_dir), quiet=True)
+    base_url = gateway.start_in_thread()[1]
+    try:
+        answer = echo(base_url, "POST", "/c/a%2Db/use?lang=ko", body=b"onsitePwd=1234")
+        plain = echo(base_url, "GET", "/c/about")["event"]
+    finally:
+        gateway.shutdown()
+    event = answer["event"]
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "POST /c/{token}/use"
+    assert event["rawPath"] == "/c/a%2Db/use"
+    assert event["pathParameters"] == {"token": "a-b"}  # decoded, as API Gateway passes it
+    assert event["queryStringParameters"] == {"lang": "ko"}
+    assert "pathParameters" not in plain  # API Gateway leaves it out when there are none

@@ -103,6 +103,8 @@ def test_dev_api_key_replaces_the_key_of_the_one_dev_account(tmp_path: Path) -> 
     try:
         assert f"API key of account 'dev': {new_key}" in second.banner
         assert REPLACED in second.banner
+        # The sample coupon made by the first start is kept: the same page.
+        assert page_address(second).partition("/c/")[2] == page_address(first).partition("/c/")[2]
         assert second.key == new_key  # .devdata/dev-api-key follows the key in use
         status, answer = call(second, new_key, "GET", "/validate?cpnNo=KEEPME2026")
         assert (status, answer["code"]) == (200, 0)  # the same account: its coupon is there
@@ -113,6 +115,29 @@ def test_dev_api_key_replaces_the_key_of_the_one_dev_account(tmp_path: Path) -> 
     finally:
         rest = stop_impatiently(second, signal.SIGTERM)
     assert_stopped_cleanly(second, rest)
+
+
+def page_address(stack: DevStack) -> str:
+    """The sample coupon's page the banner names (the line after its title)."""
+    lines = stack.banner.splitlines()
+    (title,) = [i for i, line in enumerate(lines) if line.startswith("# coupon page of ")]
+    assert f"sample coupon {serve.SAMPLE_CODE} (on-site password 1234)" in lines[title]
+    assert "its pageUrl is https://coupons.example.com/c/" in lines[title]
+    return lines[title + 1]
+
+
+def test_the_banner_shows_the_page_of_a_sample_coupon(dev_stack: DevStack) -> None:
+    address = page_address(dev_stack)
+    assert address.startswith(f"http://127.0.0.1:{dev_stack.port}/c/")
+    assert dev_stack.banner.index(address) < dev_stack.banner.index("Ctrl-C to stop")
+    page = http_client.request(address, timeout=10)
+    assert page.status == 200
+    assert serve.SAMPLE_CODE in page.body.decode()
+    status, answer = call(dev_stack, dev_stack.key, "GET", f"/validate?cpnNo={serve.SAMPLE_CODE}")
+    assert (status, answer["result"]["onsiteYn"], answer["result"]["useLimit"]) == (200, "Y", 0)
+    assert answer["result"]["pageUrl"].endswith(
+        address.removeprefix(f"http://127.0.0.1:{dev_stack.port}")
+    )
 
 
 def test_progress_is_printed_before_the_banner(dev_stack: DevStack) -> None:

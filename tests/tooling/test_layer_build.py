@@ -200,3 +200,28 @@ def test_the_trimmed_babel_formats_as_the_code_does(native_build: Path) -> None:
     assert Path(built["babel"]).is_relative_to(layer)
     assert built["formatted"] == [format_discount(*case) for case in cases]
     assert built["digits"] == {code: get_currency_precision(code) for code in CURRENCIES}
+
+
+# The coupon page's QR code (DESIGN 2.8), drawn by the built layer alone: segno (a requirement
+# imported by coupons/page/qr.py only, when a page is drawn) survives the trim.
+_QR_IN_LAYER = """
+import json, sys
+sys.path[:0] = [sys.argv[1]]
+import segno
+from coupons.page.qr import qr_svg
+print(json.dumps({"segno": segno.__file__, "svg": qr_svg("WELCOME2026")}))
+"""
+
+
+def test_the_page_draws_its_qr_code_from_the_layer(layer: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _QR_IN_LAYER, str(layer)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    drawn = json.loads(done.stdout)
+    assert Path(drawn["segno"]).is_relative_to(layer)
+    assert drawn["svg"].startswith("<svg") and "<path" in drawn["svg"]
+    assert _unchecked_pyc(layer / "segno" / "__init__.py")

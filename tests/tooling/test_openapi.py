@@ -14,6 +14,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from coupons import models
 from coupons.errors import ErrorCode
 from coupons.messages import CATALOG
+from coupons.page import tokens
 from coupons.pricing import CURRENCIES, Order, quote
 from coupons.records import (
     GroupObject,
@@ -24,7 +25,7 @@ from coupons.records import (
 )
 from coupons.service.groups import group_object
 from coupons.service.templates import template_object
-from coupons.views import coupon_object, priced, redemption_view
+from coupons.views import priced, redemption_view, shown
 from devstack import openapi
 from devstack.openapi import BASE_PATH, OPENAPI_PATH
 from devstack.samples import coupon_fields
@@ -74,7 +75,13 @@ def test_the_committed_file_is_what_the_generator_writes() -> None:
 
 
 def test_every_template_route_is_documented_and_nothing_else(doc: dict[str, Any]) -> None:
-    deployed = {(r.method, r.path) for r in routes() if r.path != "$default"}
+    """Every route of the JSON API; the public coupon page's (HTML, at the domain's root, no
+    API key) are left out on purpose (openapi.PAGE_ROUTES)."""
+    everything = {r for r in routes() if r.path != "$default"}
+    pages = {r for r in everything if r.route_key in openapi.PAGE_ROUTES}
+    assert {r.route_key for r in pages} == openapi.PAGE_ROUTES  # none of them gone stale
+    assert all(not r.path.startswith(BASE_PATH + "/") for r in pages)
+    deployed = {(r.method, r.path) for r in everything - pages}
     assert len(deployed) == 22
     assert set(_operations(doc)) == deployed
     assert doc["servers"][-1]["url"].endswith(BASE_PATH)
@@ -159,11 +166,16 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
 
 def test_the_coupon_object_matches_its_schema(doc: dict[str, Any]) -> None:
     terms = models.parse(models.CreateRequest, coupon_fields(memo="m")).model_dump()
-    stored = {**terms, "cpnNo": "WELCOME2026", "useCnt": 0, "regTs": 1_790_000_000_000}
-    shown = coupon_object(cast(StoredCoupon, stored), "ko")
+    stored = {
+        **terms,
+        **{"cpnNo": "WELCOME2026", "useCnt": 0, "regTs": 1_790_000_000_000},
+        **{"cid": "01a22b4f5d7d4d5cd55f452d", "pageKey": tokens.new_key()},
+    }
+    seen = shown("acct_0123456789abcdef", cast(StoredCoupon, stored), None, "ko")
     schema = doc["components"]["schemas"]["Coupon"]
-    assert set(schema["required"]) == set(shown) == set(schema["properties"])
-    jsonschema_rs.Draft202012Validator(schema).validate(shown)
+    assert set(schema["required"]) == set(seen) == set(schema["properties"])
+    jsonschema_rs.Draft202012Validator(schema).validate(seen)
+    assert seen["pageUrl"].startswith(seen["domain"] + "/c/")
 
 
 def test_what_checkout_rules_add_matches_the_schemas(doc: dict[str, Any]) -> None:
@@ -175,6 +187,7 @@ def test_what_checkout_rules_add_matches_the_schemas(doc: dict[str, Any]) -> Non
         coupon_fields(discTypeIdx=457, disc=10, useLimit=0, perUserLimit=2, minOrderAmt=20),
     ).model_dump()
     stored = {**terms, "cpnNo": "WELCOME2026", "useCnt": 1, "regTs": 1_790_000_000_000}
+    stored |= {"cid": "01a22b4f5d7d4d5cd55f452d", "pageKey": tokens.new_key()}
     coupon = cast(StoredCoupon, stored)
     prices = priced(quote(coupon, Order(Decimal("120.25"), "USD")), "en")
     assert prices == {
@@ -184,24 +197,24 @@ def test_what_checkout_rules_add_matches_the_schemas(doc: dict[str, Any]) -> Non
         "formatPayAmt": "$108.22",
     }
     text = {"nm": "Spring sale", "description": "a\nb", "usage": "", "precautions": ""}
-    shown = {
-        **coupon_object(coupon, "en"),
+    seen = {
+        **shown("acct_0123456789abcdef", coupon, None, "en"),
         **prices,
         "userUseCnt": 1,
         "userRemaining": 1,
         "template": text,
     }
     validated = schemas["ValidatedCoupon"]
-    assert set(validated["properties"]) == set(shown)
+    assert set(validated["properties"]) == set(seen)
     assert set(validated["required"]) == set(schemas["Coupon"]["required"])
-    jsonschema_rs.Draft202012Validator(validated).validate(shown)
-    jsonschema_rs.Draft202012Validator(validated).validate({**shown, "template": None})
+    jsonschema_rs.Draft202012Validator(validated).validate(seen)
+    jsonschema_rs.Draft202012Validator(validated).validate({**seen, "template": None})
     with pytest.raises(jsonschema_rs.ValidationError):  # the template's text, nothing else
         jsonschema_rs.Draft202012Validator(validated).validate(
-            {**shown, "template": {**text, "tmplIdx": 1}}
+            {**seen, "template": {**text, "tmplIdx": 1}}
         )
     with pytest.raises(jsonschema_rs.ValidationError):  # the list's coupon adds nothing
-        jsonschema_rs.Draft202012Validator(schemas["Coupon"]).validate(shown)
+        jsonschema_rs.Draft202012Validator(schemas["Coupon"]).validate(seen)
     use_result = jsonschema_rs.Draft202012Validator(schemas["UseResult"])
     use_result.validate({"rdmId": "01a2013a7b53ff9d63c5581c", "useCnt": 2, "remaining": None})
     use_result.validate(

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from devstack.template import REPO_ROOT, Route, function_environment, routes
-from tests.conftest import TABLE_NAME, Api
+from devstack.template import REPO_ROOT, Route, function_environment, routes, table_create_kwargs
+from tests.conftest import TABLE_NAME, Api, invoke_handler
 from tests.unit.conftest import RequestLog
 
 FUNCTIONS = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
@@ -31,6 +32,8 @@ HEAVY = (
     "pydantic",  # the bodies parse without it (models.py)
     "pydantic_core",
 )
+# page_use (POST /c/{token}/use) reads a form, not a JSON model: it loads the models with its
+# first use, not at cold start (coupons.service.page.use_on_site).
 BODY_FUNCTIONS = {
     *("create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"),
     *("template_create", "template_update", "group_create", "group_update"),
@@ -217,3 +220,75 @@ def test_cancel_requests_in_every_case(
     else:
         expected = GUESS_WRONG
     assert dynamodb_requests == expected
+
+
+# A page request in a fresh interpreter, against moto holding the items the test wrote: what
+# the GET path loads while it answers (the cold start above sees only the import of app.py).
+_PAGE_REQUEST = """
+import json, sys
+sys.path[:0] = {paths!r}
+import botocore.session
+from moto import mock_aws
+with mock_aws():
+    ddb = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
+    ddb.create_table(**{table!r})
+    for item in {items!r}:
+        ddb.put_item(TableName={table_name!r}, Item=item)
+    before = set(sys.modules)
+    import app
+    from devstack.gateway import LambdaContext, build_event
+    from devstack.template import routes
+    route = next(r for r in routes() if r.route_key == "GET /c/{{token}}")
+    event = build_event(method="GET", target={target!r}, headers=[], body=b"",
+                        route_key=route.route_key, path_parameters={{"token": {token!r}}})
+    answer = app.handler(event, LambdaContext(route))
+    print(json.dumps([answer["statusCode"], sorted(set(sys.modules) - before)]))
+"""
+
+
+def test_the_page_never_loads_the_body_models(api: Api, dynamodb: Any) -> None:
+    """DESIGN 2.8: no pydantic on the GET path, not even while answering (the models are
+    loaded by page_use's first use, never by the page)."""
+    template = api.call("POST", "/template/create", body={"nm": "T", "usage": "At the till."})
+    group = api.call("POST", "/group/create", body={"nm": "G", "tmplIdx": template.result})
+    code = api.create(grpIdx=group.result, onsiteYn="Y", onsitePwd="1234").result
+    page_url = api.validate(code).result["pageUrl"]
+    path = urlsplit(page_url).path
+    items = dynamodb.scan(TableName=TABLE_NAME)["Items"]
+    program = _PAGE_REQUEST.format(
+        paths=[str(REPO_ROOT / "layers" / "domain"), str(REPO_ROOT / "functions" / "page")],
+        table=table_create_kwargs(TABLE_NAME),
+        table_name=TABLE_NAME,
+        items=items,
+        target=path,
+        token=path.rsplit("/", 1)[1],
+    )
+    env = {
+        **os.environ,
+        **function_environment(TABLE_NAME),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "cold",
+        "AWS_SECRET_ACCESS_KEY": "cold",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    status, loaded = json.loads(out.stdout.splitlines()[-1])
+    assert status == 200, out.stderr
+    assert "coupons.page.qr" in loaded and "segno" in loaded  # the guard sees the request
+    assert [m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")] == []
+    assert "coupons.models" not in loaded
+
+
+def test_the_page_is_one_read(api: Api, dynamodb_requests: list[str]) -> None:
+    """A coupon's page, outside any group: the coupon, one GetItem (no API key, no budget)."""
+    code = api.create().result
+    path = urlsplit(api.validate(code).result["pageUrl"]).path
+    dynamodb_requests.clear()
+    answer = invoke_handler("GET", path, {"accept-language": "en"}, b"")
+    assert answer.status == 200 and answer.content_type.startswith("text/html")
+    assert code in answer.body
+    assert dynamodb_requests == ["GetItem"]

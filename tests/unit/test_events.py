@@ -4,6 +4,7 @@ import json
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,15 +13,28 @@ from devstack.gateway import LambdaContext
 from tests.conftest import ROUTES, load_handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-# In the order a checkout would use them; what each must answer.
-FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("redeem", 0),
-        ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("disable", 0), ("enable", 0),
+# In the order a checkout would use them; what each must answer (the envelope's code; for the
+# coupon page, which answers HTML, the HTTP status).
+FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("page", 200),
+        ("redeem", 0), ("redemptions", 0), ("list", 0), ("redeem_cancel", 0), ("page_use", 200),
+        ("disable", 0), ("enable", 0),
         ("delete", 0), ("template_create", 0), ("template_update", 0), ("template_get", 0),
         ("template_list", 0), ("group_create", 0), ("group_update", 0), ("group_get", 0),
         ("group_list", 0), ("group_delete", 0), ("template_delete", 0),
         ("not_found", 4041)]  # fmt: skip
 # group_create names the template template_create made; group_delete runs before
 # template_delete, which a group referring to the template would refuse (4093).
+# The page events carry a placeholder token (a page's token is drawn when its coupon is
+# made): here, the token of the pageUrl validate answered. page_use uses the coupon on site
+# (its password, from create) once redeem_cancel has given its one use back.
+PAGES = {"page", "page_use"}
+PLACEHOLDER_TOKEN = "TOKEN_FROM_PAGEURL"
+
+
+def _with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
+    text = json.dumps(event).replace(PLACEHOLDER_TOKEN, token)
+    with_token: dict[str, Any] = json.loads(text)
+    return with_token
 
 
 def test_there_is_one_event_per_function() -> None:
@@ -40,10 +54,21 @@ def test_every_event_runs_through_its_handler(
         if name == "redeem_cancel":  # cancel the redemption the redeem event just made
             body = json.loads(event["body"])
             event["body"] = json.dumps({**body, "rdmId": answers["redeem"]["result"]["rdmId"]})
-        accounts.ensure_account_with_key("events", event["headers"]["authorization"].split()[1])
+        if name in PAGES:  # public: no API key
+            assert "authorization" not in event["headers"]
+            page_url = answers["validate"]["result"]["pageUrl"]
+            event = _with_token(event, urlsplit(page_url).path.split("/")[2])
+        else:
+            key = event["headers"]["authorization"].split()[1]
+            accounts.ensure_account_with_key("events", key)
         route = ROUTES[event["routeKey"]]
         assert route.code_dir.name == name
         answer = load_handler(route)(event, LambdaContext(route))
+        if name in PAGES:
+            assert answer["headers"]["Content-Type"].startswith("text/html"), name
+            answers[name] = answer["body"]
+            assert answer["statusCode"] == expected, (name, answer["body"])
+            continue
         body = answers[name] = json.loads(answer["body"])
         assert body["code"] == expected, (name, body)
     assert len(answers["create_bulk"]["result"]) == 3
@@ -57,6 +82,9 @@ def test_every_event_runs_through_its_handler(
     assert (redeemed["amount"], redeemed["currency"], redeemed["discAmt"]) == (25.5, "USD", 6)
     assert "WELCOME2026" in [item["cpnNo"] for item in answers["list"]["result"]["items"]]
     assert answers["redeem_cancel"]["result"]["useCnt"] == 0
+    # The page shows the coupon with the updated discount; the on-site use counted it.
+    assert "WELCOME2026" in answers["page"] and "$6" in answers["page"]
+    assert "att78z" not in answers["page"] + answers["page_use"]  # never the user fields
     assert answers["disable"]["result"] == answers["enable"]["result"] == "WELCOME2026"
     assert answers["template_create"]["result"] == answers["template_update"]["result"] == 1
     assert answers["template_get"]["result"]["usage"].endswith("enter the code online.")

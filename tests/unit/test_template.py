@@ -141,13 +141,35 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("DeleteItem", GROUPS),
         ("UpdateItem", TEMPLATES),  # a deleted group's template counts it no more
     },
+    # The public coupon page (DESIGN 2.8): no API key, so no account's request budget either.
+    "PageFunction": {
+        ("GetItem", COUPONS),  # the coupon its token names
+        ("GetItem", TEMPLATES),  # the text of the coupon's template
+        ("GetItem", GROUPS),  # the settings of the coupon's group
+    },
+    "PageUseFunction": {  # a redemption like RedeemFunction's, then the page again
+        ("GetItem", COUPONS),  # the coupon its token names, and again after the use
+        ("UpdateItem", COUPONS),
+        ("PutItem", COUPONS),  # the redemption record, under its coupon's partition
+        ("BatchGetItem", COUPONS),  # a replay checks the coupon and the record still stand
+        ("PutItem", _keys_of("page/use")),  # the form's nonce as an Idempotency-Key
+        *{  # the shared wrong-password counters: checked, counted, read by a replay
+            (action, counter)
+            for action in ("ConditionCheckItem", "UpdateItem", "BatchGetItem")
+            for counter in PASSWORD_COUNTERS
+        },
+        ("GetItem", TEMPLATES),
+        ("GetItem", GROUPS),
+    },
     "NotFoundFunction": set(),
 }
 
 
 REQUEST_BUDGET = "A#*#RATE"  # the account's requests of the minute (limits.py)
+# Functions that authenticate no API key, so count no account's requests.
+PUBLIC_FUNCTIONS = {"NotFoundFunction", "PageFunction", "PageUseFunction"}
 for _function, _grants in GRANTS.items():
-    if _function != "NotFoundFunction":  # every authenticated function counts its requests
+    if _function not in PUBLIC_FUNCTIONS:  # every authenticated function counts its requests
         _grants.add(("UpdateItem", REQUEST_BUDGET))
 
 
@@ -181,6 +203,8 @@ EXPECTED = {
         f"GET {API}/group": "GroupGetFunction",
         f"GET {API}/group/list": "GroupListFunction",
         f"DELETE {API}/group/delete": "GroupDeleteFunction",
+        "GET /c/{token}": "PageFunction",  # public, at the root: pageUrl is {domain}/c/{token}
+        "POST /c/{token}/use": "PageUseFunction",
         "ANY $default": "NotFoundFunction",
     }.items()
 }
@@ -329,6 +353,9 @@ def test_each_function_reaches_only_the_items_its_route_needs() -> None:
         (GROUPS, "A#acct_0123456789abcdef#TMPL", False),
         (TEMPLATES, "A#acct_0123456789abcdef#GRP", False),
         (COUPONS, "A#acct_0123456789abcdef#GRP", False),
+        (_keys_of("page/use"), "A#acct_0123456789abcdef#IK#page/use#" + "ab" * 32, True),
+        (_keys_of("page/use"), "A#acct_0123456789abcdef#IK#redeem#" + "ab" * 32, False),
+        (_keys_of("redeem"), "A#acct_0123456789abcdef#IK#page/use#" + "ab" * 32, False),
     ],
 )
 def test_leading_key_patterns_separate_the_record_kinds(
@@ -361,9 +388,10 @@ def test_table_has_deletion_protection_and_the_api_access_logs_without_secrets()
 
 def test_query_routes_are_read_only() -> None:
     """Every GET route (validate, list, redemptions, a template or group, the templates or
-    groups) only reads the account's data: its one write is the count of the account's
-    requests (limits.py), and nothing else is granted (no Put, Delete, batch write or
-    transaction; no other Update)."""
+    groups, the public coupon page) only reads the account's data: its one write is the count
+    of the account's requests (limits.py; none for the public page, which no account calls),
+    and nothing else is granted (no Put, Delete, batch write or transaction; no other
+    Update)."""
     readers = {function for route, (function, _) in EXPECTED.items() if route.startswith("GET ")}
     assert readers == {
         "ValidateFunction",
@@ -373,10 +401,12 @@ def test_query_routes_are_read_only() -> None:
         "TemplateListFunction",
         "GroupGetFunction",
         "GroupListFunction",
+        "PageFunction",
     }
     for function in readers:
         writes = {grant for grant in GRANTS[function] if grant[0] not in READ_ONLY}
-        assert writes == {("UpdateItem", REQUEST_BUDGET)}, function
+        budget = set() if function in PUBLIC_FUNCTIONS else {("UpdateItem", REQUEST_BUDGET)}
+        assert writes == budget, function
 
 
 def test_list_queries_only_the_indexes() -> None:

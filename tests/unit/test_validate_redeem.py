@@ -18,7 +18,7 @@ def test_validate_returns_exactly_the_coupon_object(api: Api, dates: Dates) -> N
         "strtYmd", "endYmd", "useLimit", "imgUrl", "onsiteYn", "onsitePwd", "memo", "url",
         "userId", "userNm", "userPhnno", "userEml", "userEtc1", "userEtc2", "useCnt", "regYmdt",
         "grpIdx", "tmplIdx", "color", "background", "webhookEnableYn", "onsitePwdSet", "status",
-        "minOrderAmt", "maxDiscAmt", "perUserLimit", "totalLimit", "template",
+        "minOrderAmt", "maxDiscAmt", "perUserLimit", "totalLimit", "pageUrl", "template",
     ]  # fmt: skip
     assert coupon["disc"] == 5.0 and isinstance(coupon["disc"], float)
     # The password is never shown (a deliberate difference from the seed page, which echoes

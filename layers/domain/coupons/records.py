@@ -57,6 +57,7 @@ class StoredCoupon(CouponTermsRecord):
     # The group and template it is counted on (store/numbered.py).
     grpRef: NotRequired[int]
     tmplRef: NotRequired[int]
+    pageKey: NotRequired[str]  # of its public page's token (page/tokens.py)
 
 
 RedemptionStatus = Literal["REDEEMED", "CANCELLED"]
@@ -201,6 +202,7 @@ class CouponObject(CouponTermsRecord):
     imgUrl: str
     useCnt: int
     regYmdt: str
+    pageUrl: NotRequired[str]  # validate and list: the coupon's public page (DESIGN 2.8)
     # validate with an amount (Priced), and with a userId on a code counted per user
     discAmt: NotRequired[int | float]
     payAmt: NotRequired[int | float]

@@ -64,15 +64,21 @@ def coupon_object(coupon: StoredCoupon, language: str) -> CouponObject:
 GROUP_SETTINGS = tuple(GroupSettings.__annotations__)
 
 
-def with_group(shown: CouponObject, group: "GroupSettings | None") -> CouponObject:
-    """The coupon as shown in its group: each setting the group has ("" or 0: none) over the
-    coupon's own (DESIGN 2.7, "group settings take priority"). None: no group behind its
-    number (one made before groups existed, or deleted since), no settings."""
+def shown(
+    account: str, coupon: StoredCoupon, group: "GroupSettings | None", language: str
+) -> CouponObject:
+    """The coupon object as validate and list show it: each setting its group has ("" or 0:
+    none) over the coupon's own (DESIGN 2.7, "group settings take priority"; None: no group),
+    and the address of its public page on its domain (DESIGN 2.8)."""
+    from coupons.page.tokens import page_url
+
+    seen = coupon_object(coupon, language)
     if group is not None:
         for name in GROUP_SETTINGS:
             if group[name]:  # type: ignore[literal-required]
-                shown[name] = group[name]  # type: ignore[literal-required]
-    return shown
+                seen[name] = group[name]  # type: ignore[literal-required]
+    seen["pageUrl"] = page_url(seen["domain"], account, coupon)
+    return seen
 
 
 def priced(quote: "Quote", language: str) -> Priced:

@@ -11,6 +11,7 @@ from coupons import clock, rules, settings
 from coupons.errors import CouponError, ErrorCode, storage_busy
 from coupons.idempotency import IdempotencyKey, Replayed, remembered
 from coupons.observability import count
+from coupons.page.tokens import new_key
 from coupons.queries import CodeQuery, ValidateQuery
 from coupons.records import (
     CouponObject,
@@ -25,7 +26,7 @@ from coupons.store import numbered
 from coupons.store.client import ConditionFailed
 from coupons.store.coupons import REFERENTS
 from coupons.store.numbered import GROUPS, TEMPLATES
-from coupons.views import coupon_object, priced, with_group
+from coupons.views import priced, shown
 
 if TYPE_CHECKING:
     from coupons.models import BulkCreateRequest, CodeRequest, CreateRequest, UpdateRequest
@@ -45,6 +46,7 @@ def _new_coupon(terms: CouponTermsRecord, cpn_no: str = "") -> StoredCoupon:
         "ver": 0,
         "cid": rules.new_id(now),
         "regTs": now,
+        "pageKey": new_key(),  # of its public page (page/tokens.py)
         # The group and template it names, counted on them (store/numbered.py).
         **{kind.ref: terms[kind.field] for kind in REFERENTS if terms[kind.field]},  # type: ignore[literal-required]
     }
@@ -214,15 +216,26 @@ def shown_in_group(account: str, coupon: StoredCoupon, language: str) -> CouponO
     stored before groups and templates existed shows nothing, even once one of that number is
     made, until the coupon is updated with it (which counts it there, so that what a coupon
     shows can never be deleted under it)."""
-    shown = coupon_object(coupon, language)
-    grp_idx = coupon.get("grpRef", 0)  # GROUPS.ref
-    group = cast(
-        "GroupSettings | None", numbered.get(GROUPS, account, grp_idx) if grp_idx else None
-    )
-    with_group(shown, group)
+    group = group_of(account, coupon)
+    seen = shown(account, coupon, group, language)
+    seen["template"] = template_shown(account, coupon, group)
+    return seen
+
+
+def template_shown(
+    account: str, coupon: StoredCoupon, group: "GroupSettings | None"
+) -> TemplateFields | None:
+    """The text of the template a coupon shows: its group's when the group sets one, else its
+    own (the one it is counted on)."""
     template = group["tmplIdx"] if group and group["tmplIdx"] else coupon.get("tmplRef")
-    shown["template"] = _template_text(account, int(template or 0))
-    return shown
+    return _template_text(account, int(template or 0))
+
+
+def group_of(account: str, coupon: StoredCoupon) -> "GroupSettings | None":
+    """The settings of the group the coupon is counted on; None without one."""
+    grp_idx = coupon.get("grpRef", 0)  # GROUPS.ref
+    found = numbered.get(GROUPS, account, grp_idx) if grp_idx else None
+    return cast("GroupSettings | None", found)
 
 
 def _template_text(account: str, tmpl_idx: int) -> TemplateFields | None:
@@ -289,12 +302,12 @@ def validate_coupon(account: str, query: ValidateQuery, language: str) -> Coupon
     )
     if refused is not None:
         raise CouponError(refused)
-    shown = shown_in_group(account, coupon, language)
+    seen = shown_in_group(account, coupon, language)
     if user_uses is not None:
-        shown["userUseCnt"] = user_uses
-        shown["userRemaining"] = max(0, per_user - user_uses)
+        seen["userUseCnt"] = user_uses
+        seen["userRemaining"] = max(0, per_user - user_uses)
     if order is not None:
         from coupons.pricing import quote
 
-        shown.update(priced(quote(coupon, order), language))  # type: ignore[typeddict-item]
-    return shown
+        seen.update(priced(quote(coupon, order), language))  # type: ignore[typeddict-item]
+    return seen

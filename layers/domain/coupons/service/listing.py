@@ -9,7 +9,7 @@ from coupons.records import CouponObject, GroupSettings, Page
 from coupons.store import listing as coupon_listing
 from coupons.store import numbered
 from coupons.store.keys import BY_ACCOUNT, BY_GROUP, BY_USER, index_partition
-from coupons.views import coupon_object, with_group
+from coupons.views import shown
 
 
 def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponObject]:
@@ -40,9 +40,7 @@ def list_coupons(account: str, query: ListQuery, language: str) -> Page[CouponOb
     groups = numbered.get_several(numbered.GROUPS, account, [n for n in numbers if n])
     return {
         "items": [
-            with_group(
-                coupon_object(coupon, language), cast("GroupSettings | None", groups.get(number))
-            )
+            shown(account, coupon, cast("GroupSettings | None", groups.get(number)), language)
             for coupon, number in zip(coupons, numbers, strict=True)
         ],
         "cursor": cursors.encode(cursors.secret(account), scope, list(last)) if last else None,
