@@ -2,14 +2,14 @@
 and colours are merchant input), usable without JavaScript (there is none), readable on a
 phone. One <style> element, allowed by the response's CSP nonce; no inline style attributes."""
 
-from html import escape
+from html import escape as _escape
 
 from coupons.page.text import text
-from coupons.page.view import CouponPage, readable
+from coupons.page.view import PAGE_BACKGROUND, CouponPage, readable
 
 _CSS = """
 *{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans KR","Apple SD Gothic Neo",sans-serif;background:#F2F2F4;color:#1A1A1A}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans KR","Apple SD Gothic Neo",sans-serif;background:PAGE_BG;color:#1A1A1A}
 main{max-width:28rem;margin:0 auto;padding:1rem}
 .card{background:var(--bg);color:var(--fg);border-radius:1rem;overflow:hidden;box-shadow:0 2px 12px rgba(0,0,0,.12)}
 .card img{display:block;width:100%;height:auto;max-height:14rem;object-fit:cover;color:var(--fg)}
@@ -38,13 +38,19 @@ input{width:100%;padding:.7rem;font:inherit;border:2px solid #6B6B6B;border-radi
 .notice{margin:0 0 1rem;padding:.75rem 1rem;border-radius:.75rem;font-weight:700;border:2px solid currentColor;background:#FFFFFF}
 .notice.ok{color:#0B5D1E}.notice.error{color:#8A1C1C}
 a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid #1A73E8;outline-offset:3px;box-shadow:0 0 0 6px #FFFFFF}
+.card>a:focus-visible{outline-offset:-3px;box-shadow:none}
 nav{margin:1rem 0;text-align:center;font-size:.875rem}
 nav a{color:#1A1A1A}
-"""
+""".replace("PAGE_BG", PAGE_BACKGROUND)
+
+
+def escape(text: str) -> str:
+    """Text content: <, > and & only (quotes are safe outside attributes, and stay 1 byte)."""
+    return _escape(text, quote=False)
 
 
 def _attr(value: str) -> str:
-    return escape(value, quote=True)
+    return _escape(value, quote=True)
 
 
 def _document(language: str, title: str, nonce: str, body: str, extra_css: str = "") -> str:
@@ -116,7 +122,8 @@ def _state(page: CouponPage) -> str:
     kind = "good" if page.state == "usable" else "bad"
     left = ""
     if page.state == "usable" and page.uses_left is not None:
-        left = f" · {text('uses_left', lang, n=page.uses_left)}"
+        which = "use_left" if page.uses_left == 1 else "uses_left"
+        left = f" · {text(which, lang, n=page.uses_left)}"
     return f'<p class="state {kind}">{escape(label + left)}</p>'
 
 

@@ -32,6 +32,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     ),
     "just_used": ("Coupon used on {time}.", "{time}에 쿠폰을 사용했습니다."),
     "uses_left": ("{n} uses left", "남은 사용 횟수 {n}회"),
+    "use_left": ("{n} use left", "남은 사용 횟수 {n}회"),
+    "bad_form": (
+        "The form could not be read. Please open the coupon again and retry.",
+        "입력 내용을 읽을 수 없습니다. 쿠폰을 다시 열고 다시 시도해 주세요.",
+    ),
     "not_found_title": ("Coupon not found", "쿠폰을 찾을 수 없습니다"),
     "not_found": (
         "This coupon link is not valid, or the coupon no longer exists.",

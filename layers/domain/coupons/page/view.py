@@ -22,6 +22,7 @@ _STATES = {
 TEMPLATE_SECTIONS = ("description", "usage", "precautions")
 # WCAG 2.2 AA for normal text (1.4.3).
 MIN_CONTRAST = 4.5
+PAGE_BACKGROUND = "#F2F2F4"  # behind the card (html.py): what a translucent background shows
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def contrast(first: RGB, second: RGB) -> float:
 def readable(color: str, background: str) -> str:
     """The text colour to use on `background`: the merchant's when it contrasts enough (4.5:1),
     else black or white, whichever contrasts more; the background is kept (it is the brand)."""
-    ground = rgb(background)
+    ground = rgb(background, rgb(PAGE_BACKGROUND))
     if contrast(rgb(color, ground), ground) >= MIN_CONTRAST:
         return color
     black: RGB = (0.0, 0.0, 0.0)

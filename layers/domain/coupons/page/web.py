@@ -68,7 +68,7 @@ def headers(nonce: str) -> dict[str, str]:
     policy = (
         "default-src 'none'; "
         f"style-src 'nonce-{nonce}'; "
-        "img-src https: data:; "
+        "img-src https:; "
         "form-action 'self'; "
         "frame-ancestors 'none'; "
         "base-uri 'none'"
@@ -105,12 +105,17 @@ def page_endpoint(operation: Callable[[PageRequest], CouponPage]) -> Handler:
         except PageNotFound:
             status = 404
             html = message_page(lang, nonce, text("not_found_title", lang), text("not_found", lang))
-        except CouponError as error:  # the request's limits, or storage busy
+        except CouponError as error:  # the request's limits, an unreadable form, storage busy
             logger.info("refused", extra={"code": int(error.code)})
             if error.code == ErrorCode.THROTTLED:
                 count("StorageBusy")
             status = http_status(error.code)
-            html = message_page(lang, nonce, text("error_title", lang), message(error.code, lang))
+            said = (
+                text("bad_form", lang)
+                if error.code == ErrorCode.MALFORMED_REQUEST
+                else message(error.code, lang)
+            )
+            html = message_page(lang, nonce, text("error_title", lang), said)
         except Exception:
             logger.exception("unhandled error")
             status = 500

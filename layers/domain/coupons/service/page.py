@@ -37,16 +37,16 @@ def use_on_site(token: str, form: dict[str, str], language: str) -> CouponPage:
     every rule (lockout included), as its own user; then the page as it is after it."""
     from coupons.idempotency import IdempotencyKey, Replayed, checked_key
     from coupons.models import RedeemRequest, parse
-    from coupons.service.redemptions import redeem_coupon
+    from coupons.service.redemptions import NotOnSite, redeem_coupon
 
     account, coupon = _open(token)
+    not_on_site = Notice(ok=False, text=text("not_onsite", language))
     if not view.onsite_coupon(coupon):
         # Only a coupon the page offers the form for: an on-site coupon with a password.
-        # Anything else is refused here, before any write, whatever was posted. (Whether it
-        # is usable now is the redemption's to say, after a replay's answer.)
-        page = _page(account, coupon, token, language)
-        refusal = Notice(ok=False, text=text("not_onsite", language))
-        return replace(page, notice=refusal, status=409)
+        # Anything else is refused here, before any write, whatever was posted; one changed
+        # meanwhile is refused by the redemption's own condition (on_site). Whether it is
+        # usable now is the redemption's to say, after a replay's answer.
+        return replace(_page(account, coupon, token, language), notice=not_on_site, status=409)
     body = {
         "cpnNo": coupon["cpnNo"],
         "userId": coupon["userId"],
@@ -59,12 +59,15 @@ def use_on_site(token: str, form: dict[str, str], language: str) -> CouponPage:
         key = None
         if nonce is not None:
             key = IdempotencyKey(account, USE_ROUTE, nonce, body, frozenset({"onsitePwd"}))
-        used = redeem_coupon(account, request, key, language)
+        used = redeem_coupon(account, request, key, language, on_site=coupon["cid"])
         result: UseResult = used.result if isinstance(used, Replayed) else used
         when = local_time(int(result["rdmId"][:12], 16))  # its id starts with its time
         notice, status = Notice(ok=True, text=text("just_used", language, time=when)), 200
+    except NotOnSite:
+        notice, status = not_on_site, 409
     except CouponError as refused:
-        notice = Notice(ok=False, text=message(refused.code, language, fields="onsitePwd"))
+        fields = ", ".join(dict.fromkeys(e.field for e in refused.errors)) or "onsitePwd"
+        notice = Notice(ok=False, text=message(refused.code, language, fields=fields))
         status = http_status(refused.code)
     after = coupon_items.get(account, coupon["cpnNo"], consistent=True)
     if after is None or after["cid"] != coupon["cid"]:  # deleted meanwhile

@@ -93,10 +93,18 @@ def _pinned(belief: tuple[int, int], attempt: int) -> Belief:
 
 
 def redeem_coupon(
-    account: str, request: "RedeemRequest", key: IdempotencyKey | None = None, language: str = "en"
+    account: str,
+    request: "RedeemRequest",
+    key: IdempotencyKey | None = None,
+    language: str = "en",
+    *,
+    on_site: str | None = None,
 ) -> UseResult | Replayed[UseResult]:
     """Count one use of the coupon under every rule (see the module docstring). A wrong
-    on-site password is then counted towards the coupon's lock by one more request."""
+    on-site password is then counted towards the coupon's lock by one more request.
+
+    `on_site` (the coupon's page, DESIGN 2.8): the instance (`cid`) the page opened, which
+    must still be an on-site coupon with a password when the use is counted (NotOnSite)."""
     code = rules.normalize_code(request.cpnNo)
     today = clock.today().isoformat()
     order = request.order()
@@ -130,6 +138,7 @@ def redeem_coupon(
             order=order,
             per_user=per_user,
             version=None if single or terms is None else (str(terms["cid"]), int(terms["ver"])),
+            on_site=on_site,
         )
         write = _redemption(account, code, facts, counters)
         try:
@@ -157,6 +166,7 @@ def redeem_coupon(
                 code,
                 request,
                 failed,
+                on_site=on_site,
                 when=(today, attempted_at),
                 presented=presented,
                 shared_locks=shared_locks,
@@ -305,6 +315,18 @@ def _still_standing(
     return replayed
 
 
+class NotOnSite(Exception):
+    """A use from the coupon's page found the coupon no longer on site with a password (or
+    another coupon under its code): nothing was counted."""
+
+
+def _still_on_site(old: Mapping[str, Any] | None, instance: str) -> None:
+    if old is None:
+        return  # gone: 4040, from _refused
+    if old.get("cid") != instance or old.get("onsiteYn") != "Y" or not old.get("onsitePwd"):
+        raise NotOnSite()
+
+
 def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
     account: str,
     code: str,
@@ -314,10 +336,13 @@ def _refused(  # noqa: PLR0913 - the request, and what its refusal returned
     when: tuple[str, int],
     presented: rules.Presented,
     shared_locks: Mapping[str, PasswordGuard],
+    on_site: str | None = None,
 ) -> StoredCoupon:
     """The coupon a refused redemption returned, when no rule refuses it (the belief pinned
     in the condition was wrong); else the error for the first rule that does, judged on the
     day and at the time (ms) the condition was, with the shared locks that hold for it."""
+    if on_site is not None:
+        _still_on_site(failed.old, on_site)
     today, at = when
     coupon = coupon_items.as_coupon(failed.old)
     if coupon is None:

@@ -207,6 +207,8 @@ class Attempt:
     per_user: PerUser | None = None
     # The coupon's terms believed: its instance and version (`cid`, `ver`), pinned when known.
     version: tuple[str, int] | None = None
+    # A use from the coupon's page (DESIGN 2.8): this instance, still on site, with a password.
+    on_site: str | None = None
 
 
 def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDef":
@@ -225,6 +227,8 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
         condition += " AND cid = :instance AND ver = :ver"
     if attempt.without_password:
         condition += " AND onsitePwd = :empty"
+    if attempt.on_site is not None:
+        condition += " AND cid = :pageCid AND onsiteYn = :onsite AND onsitePwd <> :empty"
     record = attempt.record
     attrs = values(
         today=attempt.today,
@@ -246,6 +250,7 @@ def _redeem_update(account: str, cpn_no: str, attempt: Attempt) -> "UpdateTypeDe
             if attempt.version is None
             else {"instance": attempt.version[0], "ver": attempt.version[1]}
         ),
+        **({} if attempt.on_site is None else {"pageCid": attempt.on_site, "onsite": "Y"}),
     )
     attrs[":record"] = to_attr({name: value for name, value in record.items() if name != "rdmId"})
     return guarded_update(
