@@ -117,7 +117,7 @@ def test_list_and_history_parameters_survive_anything(api: Api, value: str) -> N
     for name in ("limit", "cursor", "grpIdx", "userId"):
         answer = api.list(**{name: value})
         _no_server_error(answer)
-        # A value over the 4 KB query-string limit is refused whole (http.MAX_QUERY_BYTES).
+        # A value over the 4 KB query-string limit is refused whole (request.MAX_QUERY_BYTES).
         assert answer.code in ((0, 4001) if len(value.encode()) < 4 * 1024 else (4000,))
     for name in ("limit", "cursor"):
         _no_server_error(api.redemptions(code, **{name: value}))

@@ -16,7 +16,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from coupons import containers, http
+from coupons import containers, request
 from coupons.errors import ErrorCode
 from coupons.messages import message
 from coupons.store import client as store_client
@@ -146,11 +146,11 @@ def test_api_key_idempotency_key_and_language_headers_still_work(api: Api) -> No
 
 
 def test_the_limits_are_the_documented_figures() -> None:
-    assert http.MAX_BODY_BYTES == 16 * KB
-    assert http.MAX_HEADER_VALUE_BYTES == 8 * KB
-    assert http.MAX_HEADERS_BYTES == 16 * KB
-    assert http.MAX_QUERY_BYTES == 4 * KB
-    assert http.MAX_QUERY_PARAMS == 20
+    assert request.MAX_BODY_BYTES == 16 * KB
+    assert request.MAX_HEADER_VALUE_BYTES == 8 * KB
+    assert request.MAX_HEADERS_BYTES == 16 * KB
+    assert request.MAX_QUERY_BYTES == 4 * KB
+    assert request.MAX_QUERY_PARAMS == 20
 
 
 def test_an_event_without_raw_query_string_is_measured_too(api: Api) -> None:
