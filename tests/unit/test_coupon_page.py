@@ -377,3 +377,24 @@ def test_quotes_in_merchant_text_stay_one_byte() -> None:
 def test_translucent_backgrounds_are_judged_over_the_page_behind_them() -> None:
     # Grey text on a transparent card: the page behind it (#F2F2F4), not white, decides.
     assert readable("#767676", "#00000000") != "#767676"
+
+
+def test_a_form_sent_base64_encoded_is_read(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """API Gateway may hand a form body over base64-encoded (isBase64Encoded)."""
+    import base64
+
+    import tests.conftest as harness
+    from devstack.gateway import build_event as real
+
+    def encoded(**fields: Any) -> dict[str, Any]:
+        event = real(**fields)
+        event.update(body=base64.b64encode(fields["body"]).decode(), isBase64Encoded=True)
+        return event
+
+    code, path = _onsite(api)
+    nonce = _nonce(_open(path).body)
+    monkeypatch.setattr(harness, "build_event", encoded)
+    answer = _use(path, {"onsitePwd": PASSWORD, "nonce": nonce})
+    assert answer.status == 200 and "Coupon used on" in answer.body
+    monkeypatch.undo()
+    assert api.validate(code).code == 4222

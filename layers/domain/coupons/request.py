@@ -115,7 +115,9 @@ class Request:
             self._json = self._read_json()
         return self._json
 
-    def _read_json(self) -> dict[str, Any]:
+    def raw_body(self) -> bytes:
+        """The body's bytes (API Gateway may send them base64-encoded), or 400/4000 when they
+        can't be read or are over 16 KB."""
         raw = self.event.get("body") or ""
         if self.event.get("isBase64Encoded"):
             import base64
@@ -125,9 +127,13 @@ class Request:
             except ValueError:
                 raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
         else:
-            data = raw.encode()
+            data = raw.encode(errors="surrogatepass")
         if len(data) > MAX_BODY_BYTES:
             raise CouponError(ErrorCode.MALFORMED_REQUEST)
+        return data
+
+    def _read_json(self) -> dict[str, Any]:
+        data = self.raw_body()
         try:
             body = json.loads(data, parse_constant=_reject_constant)
         except (ValueError, RecursionError):

@@ -15,7 +15,7 @@ from coupons.observability import count
 from coupons.page.html import coupon_page, message_page
 from coupons.page.text import text
 from coupons.page.view import CouponPage
-from coupons.request import MAX_BODY_BYTES, Answer, Event, Handler, Request
+from coupons.request import Answer, Event, Handler, Request
 from coupons.store.client import client
 
 if TYPE_CHECKING:
@@ -41,20 +41,10 @@ class PageRequest(Request):
 
     def form(self) -> dict[str, str]:
         """The posted form's fields (application/x-www-form-urlencoded), the first of each."""
-        raw = self.event.get("body") or ""
-        if self.event.get("isBase64Encoded"):
-            import base64
-
-            try:
-                data = base64.b64decode(raw, validate=True)
-            except ValueError:
-                raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
-        else:
-            data = raw.encode(errors="surrogatepass")
-        if len(data) > MAX_BODY_BYTES:
-            raise CouponError(ErrorCode.MALFORMED_REQUEST)
         try:
-            pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            pairs = parse_qsl(
+                self.raw_body().decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+            )
         except (UnicodeDecodeError, ValueError):
             raise CouponError(ErrorCode.MALFORMED_REQUEST) from None
         fields: dict[str, str] = {}
