@@ -243,6 +243,106 @@ COUPON_EXTRAS: Schema = {
         ),
     },
 }
+# Webhooks (DESIGN 2.9): the account's settings, its signing secret and the delivery log.
+EVENT_ID: Schema = {
+    "type": "string",
+    "pattern": "^evt_[0-9a-f]{32}$",
+    "description": "The event's id (its deliveries' too): the same in every attempt.",
+}
+WEBHOOK_SECRET: Schema = {
+    "type": "string",
+    "pattern": "^whsec_[A-Za-z0-9_-]{43}$",
+    "description": (
+        "The signing secret: each delivery's `Coupon-Signature: t=<unix>,v1=<hex>` is "
+        'HMAC-SHA256(secret, "<t>.<body>"). Keep it; it is shown only now.'
+    ),
+}
+WEBHOOK_SET: Schema = {
+    "type": "object",
+    "required": ["url", "enabled", "secret"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "secret": {
+            **WEBHOOK_SECRET,
+            "type": ["string", "null"],
+            "description": (
+                "The signing secret when this request created the webhook (keep it: it is not "
+                "shown again); null when it changed an existing one (its secret stays; "
+                "POST /webhook/rotate-secret makes a new one)."
+            ),
+        },
+    },
+    "description": "The account's webhook as set.",
+}
+WEBHOOK: Schema = {
+    "type": "object",
+    "required": ["url", "enabled", "createdYmdt", "updatedYmdt"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "createdYmdt": {"type": "string", "pattern": DATE_TIME},
+        "updatedYmdt": {"type": "string", "pattern": DATE_TIME},
+    },
+    "description": "The account's webhook (never its secret).",
+}
+DELIVERY: Schema = {
+    "type": "object",
+    "required": [
+        "id",
+        "type",
+        "cpnNo",
+        "status",
+        "attempts",
+        "lastStatus",
+        "lastError",
+        "createdYmdt",
+        "lastAttemptYmdt",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "id": EVENT_ID,
+        "type": {
+            "enum": [
+                "coupon.redeemed",
+                "coupon.used_up",
+                "coupon.redemption_cancelled",
+                "coupon.deleted",
+            ]
+        },
+        "cpnNo": CODE,
+        "status": {
+            "enum": ["PENDING", "RETRYING", "DELIVERED", "FAILED"],
+            "description": (
+                "PENDING: not tried yet (or sent again); RETRYING: failed, tried again later "
+                "with backoff; DELIVERED: the receiver answered 2xx; FAILED: given up after "
+                "every attempt (more than 24 h of them)."
+            ),
+        },
+        "attempts": {"type": "integer", "minimum": 0},
+        "lastStatus": {
+            "type": ["integer", "null"],
+            "description": "The receiver's HTTP status at the last attempt; null: no answer.",
+        },
+        "lastError": {
+            "type": "string",
+            "description": '"" or why the last attempt failed (a timeout, a refused target...).',
+        },
+        "createdYmdt": {"type": "string", "pattern": DATE_TIME},
+        "lastAttemptYmdt": {
+            "type": "string",
+            "pattern": f"^$|{DATE_TIME}",
+            "description": '"" until the first attempt.',
+        },
+    },
+    "description": "One event's delivery to the account's webhook.",
+}
+WEBHOOK_URL_NOTE = (
+    "Where events are POSTed: https to a public address (no loopback, private, link-local or "
+    "metadata address; checked now and again at each send), at most 2048 characters."
+)
 # The public coupon page's routes (DESIGN 2.8) are in template.yaml but not in this document:
 # they sit at the root of the coupon's domain, not under BASE_PATH (the servers' URL), answer
 # HTML for a browser rather than the JSON envelope every operation here is documented (and
@@ -328,6 +428,9 @@ MODEL_FIELD_NOTES = {
     ("RedeemRequest", "userId"): "The redeeming user (required when useLimit is 2-5).",
     ("TemplateUpdateRequest", "tmplIdx"): "The template's number (create's result).",
     ("GroupUpdateRequest", "grpIdx"): "The group's number (create's result).",
+    ("WebhookRequest", "url"): WEBHOOK_URL_NOTE,
+    ("WebhookRequest", "enabled"): "false: keep the webhook but send nothing.",
+    ("RedeliverRequest", "id"): "The delivery's id (an item of GET /webhook/deliveries).",
     # A group's settings, on create and update: shown instead of its coupons' own.
     **{
         (model.__name__, name): note
@@ -814,6 +917,67 @@ OPERATIONS: tuple[Operation, ...] = (
         query=(GRP_IDX,),
         description="Its number is not given again.",
     ),
+    Operation(
+        "PUT",
+        "/webhook",
+        "setWebhook",
+        "Set the account's webhook (where its coupons' events go) and whether it is enabled.",
+        {"$ref": "#/components/schemas/WebhookSet"},
+        (),
+        body=models.WebhookRequest,
+        examples={
+            "set": {"url": "https://shop.example.com/hooks/coupons", "enabled": True},
+            "pause": {"url": "https://shop.example.com/hooks/coupons", "enabled": False},
+        },
+        description=(
+            "Events (coupon.redeemed, coupon.used_up, coupon.redemption_cancelled, "
+            "coupon.deleted) of the coupons with webhookEnableYn Y are POSTed while it is "
+            "enabled, each signed (`Coupon-Event-Id`, `Coupon-Signature`) and delivered at "
+            "least once, retried with backoff for more than 24 h. The signing secret is made "
+            "with the webhook and shown only in that first answer. A URL that is not https to "
+            "a public address is 4001."
+        ),
+    ),
+    Operation(
+        "GET",
+        "/webhook",
+        "getWebhook",
+        "The account's webhook, or null when none is set (never its secret).",
+        {"anyOf": [{"$ref": "#/components/schemas/Webhook"}, {"type": "null"}]},
+        (),
+    ),
+    Operation(
+        "POST",
+        "/webhook/rotate-secret",
+        "rotateWebhookSecret",
+        "A new signing secret for the account's webhook; the old one stops at once.",
+        {
+            "type": "object",
+            "required": ["secret"],
+            "additionalProperties": False,
+            "properties": {"secret": WEBHOOK_SECRET},
+        },
+        (E.WEBHOOK_NOT_SET,),
+    ),
+    Operation(
+        "GET",
+        "/webhook/deliveries",
+        "listWebhookDeliveries",
+        "The account's webhook deliveries, newest first, a page at a time.",
+        {"$ref": "#/components/schemas/DeliveryPage"},
+        (),
+        query=(LIMIT, CURSOR),
+    ),
+    Operation(
+        "POST",
+        "/webhook/redeliver",
+        "redeliverWebhook",
+        "Send a delivery again, from its first attempt; the result is its id.",
+        EVENT_ID,
+        (E.DELIVERY_NOT_FOUND,),
+        body=models.RedeliverRequest,
+        examples={"again": {"id": "evt_019a2b3c4d5e0123456789abcdef0123"}},
+    ),
 )
 
 
@@ -1194,6 +1358,10 @@ def document() -> Schema:
                 "TemplatePage": _page({"$ref": "#/components/schemas/Template"}),
                 "Group": _group_schema(),
                 "GroupPage": _page({"$ref": "#/components/schemas/Group"}),
+                "WebhookSet": WEBHOOK_SET,
+                "Webhook": WEBHOOK,
+                "Delivery": DELIVERY,
+                "DeliveryPage": _page({"$ref": "#/components/schemas/Delivery"}),
                 "FieldError": {
                     "type": "object",
                     "required": ["field", "message"],

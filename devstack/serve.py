@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from coupons.records import ApiKeyRecord
     from devstack.dynamodb_local import LocalDynamoDB
     from devstack.gateway import Gateway
+    from devstack.webhooks import LocalWebhooks
 
 TABLE_NAME = DEV_TABLE
 DATA_DIR = Path(os.environ.get("DEV_DATA_DIR") or REPO_ROOT / ".devdata").resolve()
@@ -266,6 +267,10 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         '"color":"#FFFFFF","background":"#0B6E4F","tmplIdx":1}'
     )
     group_update = '{"grpIdx":1,"background":"#1D3557"}'
+    # https to a public address only (checked when set): a name that resolves, paused until it
+    # is your receiver's (then "enabled":true). The secret is in this first answer only.
+    webhook = '{"url":"https://example.com/webhooks/coupons","enabled":false}'
+    redeliver = '{"id":"EVENT_ID_FROM_DELIVERIES"}'
 
     def curl(method: str, route: str, *extra: str) -> str:
         return shlex.join(["curl", "-sS", "-X", method, f"{base_url}/{route}", *auth, *extra])
@@ -292,6 +297,11 @@ def curl_examples(base_url: str, key: str, today: date | None = None) -> list[tu
         ("group_list", curl("GET", "group/list?limit=20")),
         ("group_delete", curl("DELETE", "group/delete?grpIdx=1")),
         ("template_delete", curl("DELETE", "template/delete?tmplIdx=1")),
+        ("webhook_put", curl("PUT", "webhook", *json_body, webhook)),
+        ("webhook_get", curl("GET", "webhook")),
+        ("webhook_rotate", curl("POST", "webhook/rotate-secret")),
+        ("webhook_deliveries", curl("GET", "webhook/deliveries?limit=20")),
+        ("webhook_redeliver", curl("POST", "webhook/redeliver", *json_body, redeliver)),
     ]
 
 
@@ -315,6 +325,7 @@ def sample_coupon(today: date | None = None) -> dict[str, object]:
         "onsiteYn": "Y",
         "onsitePwd": SAMPLE_PASSWORD,
         "url": "https://shop.example.com/",
+        "webhookEnableYn": "Y",  # its uses reach a webhook registered with PUT /webhook
     }
 
 
@@ -516,15 +527,31 @@ def banner(base_url: str, store: Store, dev: DevAccount, page: Sequence[str] = (
     return "\n".join(lines)
 
 
+def start_webhooks(webhooks: LocalWebhooks, store: Store, base_url: str) -> str:
+    """Deliver webhooks from DynamoDB Local's stream (devstack/webhooks.py); the banner's line
+    about it."""
+    from devstack.webhooks import banner_line
+
+    if store.serialize:
+        return "# webhooks: not delivered on moto's server (DynamoDB Local's stream is needed)"
+    try:
+        webhooks.start()
+    except Exception as error:  # make dev still serves the API
+        return f"# webhooks: not delivered ({error})"
+    return "# " + banner_line(base_url)
+
+
 def main() -> int:
     # Imported here so that nothing below can import a handler before the environment is set.
     from devstack import dynamodb_local
+    from devstack.webhooks import LocalWebhooks
 
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
     server: ThreadingHTTPServer | None = None
     store: Store | None = None
     lock: IO[str] | None = None
+    webhooks: LocalWebhooks | None = None
     try:
         port = _env_port("PORT", 3000)
         ddb_port = _env_port("DYNAMODB_PORT", DEV_DYNAMODB_PORT)
@@ -541,12 +568,17 @@ def main() -> int:
             print(store.warning, file=sys.stderr)
 
         start_store(store)
-        apply_environment(handler_environment(store.db.endpoint))
+        # Webhooks (devstack/webhooks.py): a local SQS queue named in the functions' environment.
+        webhooks = LocalWebhooks(store.db.endpoint, TABLE_NAME, log=progress)
+        apply_environment({**handler_environment(store.db.endpoint), **webhooks.start_queue()})
         dynamodb_local.ensure_table(store.db.endpoint, TABLE_NAME, progress=progress)
         dev = ensure_dev_account()
 
         origin = f"http://127.0.0.1:{server.server_address[1]}"
-        page = sample_page(gateway, dev.api_key, origin)
+        page = [
+            *sample_page(gateway, dev.api_key, origin),
+            start_webhooks(webhooks, store, origin + API_PREFIX),
+        ]
         print(banner(origin + API_PREFIX, store, dev, page), flush=True)
         server.serve_forever()
     except Refused as err:
@@ -560,6 +592,8 @@ def main() -> int:
         _ignore_signals()  # stopping is not interrupted
         if server is not None:
             server.server_close()
+        if webhooks is not None:
+            webhooks.stop()
         if store is not None:
             store.db.stop()
         if lock is not None:

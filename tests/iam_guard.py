@@ -31,11 +31,14 @@ _TRANSACT_ACTIONS = {
 
 @cache
 def grants(function: str) -> tuple[tuple[str, str, bool], ...]:
-    """(action, LeadingKeys pattern, on the indexes) the function's policy allows."""
+    """(action, LeadingKeys pattern, on the indexes) the function's policy allows on the
+    table (its statements on the webhook queue are not DynamoDB's)."""
     properties = load_template()["Resources"][function]["Properties"]
     allowed = []
     for policy in properties.get("Policies", []):
         for statement in policy["Statement"]:
+            if not all(action.startswith("dynamodb:") for action in statement["Action"]):
+                continue  # the webhook queue's (sqs:...): not a DynamoDB request
             on_indexes = "index" in str(statement["Resource"])
             patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
             for action in statement["Action"]:

@@ -6,6 +6,7 @@ than skip, so a green run always means the real engine was exercised."""
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from coupons.store import coupons as coupon_items
 from devstack import dynamodb_local, http_client
 from devstack.dynamodb_local import DynamoDBLocal, ensure_table
 from devstack.gateway import Gateway
+from devstack.webhooks import LocalWebhooks
+from tests import iam_guard
 from tests.conftest import (
     TABLE_NAME,
     Api,
@@ -92,6 +95,40 @@ def gateway_url(coupon_table: str) -> Iterator[str]:
     _, base_url = gateway.start_in_thread()
     yield base_url
     gateway.shutdown()
+
+
+@contextmanager
+def _as_function(logical_id: str) -> Iterator[None]:
+    """The webhook functions' requests checked against their own policies (iam_guard)."""
+    caller = iam_guard.CALLER.set(logical_id)
+    try:
+        yield
+    finally:
+        iam_guard.CALLER.reset(caller)
+
+
+@pytest.fixture(scope="module")
+def local_webhooks(coupon_table: str) -> Iterator[LocalWebhooks]:
+    """make dev's webhook pipeline (devstack/webhooks.py) on the test table: its stream read
+    into the events function, a local SQS queue (moto), the sender; receivers on 127.0.0.1
+    allowed. The functions' settings are read again with its environment, and without it
+    after."""
+    pipeline = LocalWebhooks(coupon_table, TABLE_NAME, around=_as_function)
+    environment = pipeline.start_queue()
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    reset_containers()
+    try:
+        pipeline.start()
+        yield pipeline
+    finally:
+        pipeline.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_containers()
 
 
 def http_transport(base_url: str) -> Any:

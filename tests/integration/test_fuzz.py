@@ -70,6 +70,13 @@ assert TMPL_IDX.example == TEMPLATE_IDX == GROUP_EXAMPLE["tmplIdx"]
 # The group the examples name (?grpIdx=, update's body, bulk create's): the account's first.
 GROUP_IDX = 1
 assert GRP_IDX.example == GROUP_IDX
+# The account's webhook (DESIGN 2.9), so that get, rotate-secret and PUT's "changed" answer
+# reach a real one: https to a public address given as an IP literal, which needs no DNS (the
+# tests run offline; a name is resolved when set); paused, so nothing is ever sent to it. A
+# fuzzed PUT may set another: a URL that is not https to a public address, or whose name does
+# not resolve, is 4001, never 500. No stream runs here, so deliveries stay empty and redeliver
+# answers 4045 (tests/unit/test_webhook*.py deliver for real).
+WEBHOOK = {"url": "https://93.184.215.14/hooks/coupons", "enabled": False}
 # Cases run per operation (label), for test_every_operation_was_fuzzed.
 CASES: Counter[str] = Counter()
 
@@ -82,7 +89,7 @@ def fuzzed_account(api: Api) -> Api:
     the examples' template (tmplIdx 1, which the coupon shows) and a second one, so that get,
     update, list and delete reach real templates; and the examples' group (grpIdx 1, with
     template 1, which the coupon and the bulk coupons are in) and a second, empty one, so that
-    get, update, list and delete reach real groups (DESIGN 2.7)."""
+    get, update, list and delete reach real groups (DESIGN 2.7); and a webhook (WEBHOOK)."""
     for text in (TEMPLATE_EXAMPLE, {"nm": "Gift card"}):
         made = api.call("POST", "/template/create", body=text)
         assert made.code == 0, made.body
@@ -107,6 +114,8 @@ def fuzzed_account(api: Api) -> Api:
     assert (priced.code, priced.result["discAmt"]) == (0, 5)
     assert api.create(discTypeIdx=457, disc=10, minOrderAmt=20, maxDiscAmt=15).code == 0
     assert api.create_bulk(3, grpIdx=GROUP_IDX, userId="u1", useLimit=2).code == 0
+    webhook = api.call("PUT", "/webhook", body=WEBHOOK)
+    assert webhook.code == 0 and webhook.result["secret"], webhook.body
     return api
 
 

@@ -180,6 +180,10 @@ def test_ttl_attribute_comes_from_the_template() -> None:
 # -- routes -------------------------------------------------------------------------------------
 
 
+# Run by an event source (the table's stream, the webhook queue), not by a route (DESIGN 2.9).
+BACKGROUND_FUNCTIONS = {"WebhookEventsFunction", "WebhookSenderFunction"}
+
+
 def test_every_function_has_a_route_and_its_own_code_dir_with_app_py() -> None:
     functions = {
         logical_id: res["Properties"]
@@ -190,7 +194,11 @@ def test_every_function_has_a_route_and_its_own_code_dir_with_app_py() -> None:
     by_function: dict[str, set[Path]] = {}
     for route in routes():
         by_function.setdefault(route.function_logical_id, set()).add(route.code_dir)
-    assert set(by_function) == set(functions)
+    assert set(by_function) == set(functions) - BACKGROUND_FUNCTIONS
+    for logical_id in BACKGROUND_FUNCTIONS:  # no HttpApi event at all
+        events = functions[logical_id]["Events"].values()
+        assert {event["Type"] for event in events} <= {"DynamoDB", "SQS"}, logical_id
+        by_function[logical_id] = {(REPO_ROOT / functions[logical_id]["CodeUri"]).resolve()}
     code_dirs = [dirs.pop() for dirs in by_function.values() if len(dirs) == 1]
     assert len(code_dirs) == len(functions), "one CodeUri per function"
     assert len(set(code_dirs)) == len(code_dirs), "CodeUri must be distinct"
@@ -412,3 +420,12 @@ def test_curl_examples_cover_every_endpoint() -> None:
     assert order.index("group_delete") < order.index("template_delete")
     bulk = shlex.split(examples["create_bulk"])
     assert "grpIdx" not in json.loads(bulk[bulk.index("-d") + 1])
+    # The webhook: an https URL (the only kind a deployed stack takes), set before anything
+    # reads, rotates or redelivers it; paused, so nothing is sent to the placeholder.
+    webhook = shlex.split(examples["webhook_put"])
+    sent = json.loads(webhook[webhook.index("-d") + 1])
+    assert sent["url"].startswith("https://") and sent["enabled"] is False
+    assert order.index("webhook_put") == min(order.index(n) for n in order if "webhook" in n)
+    redeliver = shlex.split(examples["webhook_redeliver"])
+    assert set(json.loads(redeliver[redeliver.index("-d") + 1])) == {"id"}
+    assert "-d" not in shlex.split(examples["webhook_rotate"])  # no body

@@ -17,15 +17,21 @@ from coupons.messages import CATALOG
 from coupons.page import tokens
 from coupons.pricing import CURRENCIES, Order, quote
 from coupons.records import (
+    DeliveryView,
     GroupObject,
     RedemptionRecord,
     StoredCoupon,
     StoredGroup,
     StoredTemplate,
+    WebhookObject,
+    WebhookSet,
 )
+from coupons.service import webhooks as webhook_service
 from coupons.service.groups import group_object
 from coupons.service.templates import template_object
 from coupons.views import priced, redemption_view, shown
+from coupons.webhooks import signing
+from coupons.webhooks.events import event_id
 from devstack import openapi
 from devstack.openapi import BASE_PATH, OPENAPI_PATH
 from devstack.samples import coupon_fields
@@ -82,7 +88,7 @@ def test_every_template_route_is_documented_and_nothing_else(doc: dict[str, Any]
     assert {r.route_key for r in pages} == openapi.PAGE_ROUTES  # none of them gone stale
     assert all(not r.path.startswith(BASE_PATH + "/") for r in pages)
     deployed = {(r.method, r.path) for r in everything - pages}
-    assert len(deployed) == 22
+    assert len(deployed) == 27
     assert set(_operations(doc)) == deployed
     assert doc["servers"][-1]["url"].endswith(BASE_PATH)
 
@@ -138,6 +144,8 @@ def test_request_bodies_are_the_models_schemas(doc: dict[str, Any]) -> None:
         models.TemplateUpdateRequest,
         models.GroupFields,
         models.GroupUpdateRequest,
+        models.WebhookRequest,
+        models.RedeliverRequest,
     ]
     for model in bodies:
         own = model.model_json_schema()
@@ -348,3 +356,77 @@ def test_it_is_valid_openapi_that_schemathesis_loads(doc: dict[str, Any]) -> Non
     assert all(isinstance(result, Ok) for result in loaded), loaded
     labels = {result.ok().label for result in loaded if isinstance(result, Ok)}
     assert labels == {f"{method} {path[len(BASE_PATH) :]}" for method, path in _operations(doc)}
+
+
+def test_the_webhook_objects_match_their_schemas(doc: dict[str, Any]) -> None:
+    """What PUT /webhook, GET /webhook, rotate-secret and the delivery log answer (DESIGN
+    2.9), as the layer makes them."""
+    schemas = doc["components"]["schemas"]
+    operations = _operations(doc)
+
+    def result(method: str, path: str) -> dict[str, Any]:
+        ok = operations[(method, BASE_PATH + path)]["responses"]["200"]
+        schema = ok["content"]["application/json"]["schema"]["properties"]["result"]
+        return {**doc, **schema}  # resolves its $refs
+
+    secret = signing.new_secret()
+    url = "https://shop.example.com/hooks"
+    webhook_set = jsonschema_rs.Draft202012Validator(result("PUT", "/webhook"))
+    for made in (secret, None):  # shown when created, else null
+        sent: WebhookSet = {"url": url, "enabled": True, "secret": made}
+        webhook_set.validate(dict(sent))
+    assert set(schemas["WebhookSet"]["required"]) == set(get_type_hints(WebhookSet))
+    got: WebhookObject = {
+        "url": url,
+        "enabled": False,
+        "createdYmdt": "2026-11-22 09:00:00",
+        "updatedYmdt": "2026-11-22 09:00:00",
+    }
+    webhook = jsonschema_rs.Draft202012Validator(result("GET", "/webhook"))
+    webhook.validate(dict(got))
+    webhook.validate(None)  # none set
+    with pytest.raises(jsonschema_rs.ValidationError):  # never the secret
+        webhook.validate({**got, "secret": secret})
+    assert set(schemas["Webhook"]["required"]) == set(get_type_hints(WebhookObject))
+    jsonschema_rs.Draft202012Validator(result("POST", "/webhook/rotate-secret")).validate(
+        {"secret": secret}
+    )
+    evt = event_id("acct_0123456789abcdef", "WELCOME2026", "01a22b4f5d7d4d5cd55f452d", "", "x", 1)
+    jsonschema_rs.Draft202012Validator(result("POST", "/webhook/redeliver")).validate(evt)
+    stored = {
+        "id": evt,
+        "type": "coupon.redeemed",
+        "cpnNo": "WELCOME2026",
+        "status": "PENDING",
+        "attempts": 0,
+        "createdTs": 1_790_000_000_000,
+    }
+    tried = {**stored, "status": "RETRYING", "attempts": 2, "lastStatus": 500}
+    tried |= {"lastError": "HTTP 500", "lastAttemptTs": 1_790_000_030_000}
+    page = jsonschema_rs.Draft202012Validator(result("GET", "/webhook/deliveries"))
+    views: list[DeliveryView] = [webhook_service._view(item) for item in (stored, tried)]
+    page.validate({"items": views, "cursor": None})
+    assert set(schemas["Delivery"]["required"]) == set(get_type_hints(DeliveryView))
+
+
+def test_webhook_refusals_are_on_their_operations(doc: dict[str, Any]) -> None:
+    operations = _operations(doc)
+
+    def refusals(method: str, path: str) -> set[int]:
+        responses = operations[(method, BASE_PATH + path)]["responses"]
+        return {
+            c for s, r in responses.items() if s != "200" for c in _codes(doc, _resolve(doc, r))
+        }
+
+    # 4044 (no webhook set) only where one must exist, 4045 (no such delivery) only on redeliver.
+    for method, path in operations:
+        route = (method, path.removeprefix(BASE_PATH))
+        found = refusals(*route)
+        assert (4044 in found) is (route == ("POST", "/webhook/rotate-secret")), route
+        assert (4045 in found) is (route == ("POST", "/webhook/redeliver")), route
+    assert 4001 in refusals("PUT", "/webhook")  # a URL that is not https to a public address
+    names = {
+        p.get("name") for p in operations[("GET", f"{BASE_PATH}/webhook/deliveries")]["parameters"]
+    }
+    assert {"limit", "cursor"} <= names
+    assert "requestBody" not in operations[("POST", f"{BASE_PATH}/webhook/rotate-secret")]

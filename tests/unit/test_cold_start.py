@@ -5,16 +5,27 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from devstack.template import REPO_ROOT, Route, function_environment, routes, table_create_kwargs
+from devstack.template import (
+    REPO_ROOT,
+    function_environment,
+    load_template,
+    table_create_kwargs,
+)
 from tests.conftest import TABLE_NAME, Api, invoke_handler
 from tests.unit.conftest import RequestLog
 
-FUNCTIONS = sorted({r.code_dir: r for r in routes()}.values(), key=lambda r: r.code_dir.name)
+# Every function's folder: those behind a route, and those an event source runs (webhooks).
+FUNCTIONS = sorted(
+    REPO_ROOT / resource["Properties"]["CodeUri"]
+    for resource in load_template()["Resources"].values()
+    if resource["Type"] == "AWS::Serverless::Function"
+)
 # Modules no function may load at cold start: heavy, and never needed for a request.
 HEAVY = (
     "boto3",  # botocore directly: the same client, without boto3 and s3transfer
@@ -35,16 +46,20 @@ HEAVY = (
 # page_use (POST /c/{token}/use) reads a form, not a JSON model: it loads the models with its
 # first use, not at cold start (coupons.service.page.use_on_site).
 PAGE_FUNCTIONS = {"page", "page_use"}
+# Run by the table's stream and the webhook queue, not by a request: no API key, no envelope,
+# so no request's Logger either (a failure is Lambda's, in their log groups).
+BACKGROUND_FUNCTIONS = {"webhook_events", "webhook_sender"}
 BODY_FUNCTIONS = {
     *("create", "create_bulk", "update", "redeem", "redeem_cancel", "disable", "enable"),
     *("template_create", "template_update", "group_create", "group_update"),
+    *("webhook_put", "webhook_redeliver"),
 }
 
 
-def _imported_at_cold_start(route: Route) -> set[str]:
+def _imported_at_cold_start(code_dir: Path) -> set[str]:
     program = (
         "import json, sys\n"
-        f"sys.path[:0] = {[str(REPO_ROOT / 'layers' / 'domain'), str(route.code_dir)]!r}\n"
+        f"sys.path[:0] = {[str(REPO_ROOT / 'layers' / 'domain'), str(code_dir)]!r}\n"
         "import app\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
@@ -62,17 +77,20 @@ def _imported_at_cold_start(route: Route) -> set[str]:
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
-@pytest.mark.parametrize("route", FUNCTIONS, ids=lambda r: r.code_dir.name)
-def test_cold_start_imports_nothing_heavy(route: Route) -> None:
-    modules = _imported_at_cold_start(route)
+@pytest.mark.parametrize("code_dir", FUNCTIONS, ids=lambda path: path.name)
+def test_cold_start_imports_nothing_heavy(code_dir: Path) -> None:
+    modules = _imported_at_cold_start(code_dir)
     loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert loaded == []
     # The coupon page's functions load no powertools at all (their cold start, DESIGN 2.8).
-    page = route.code_dir.name in PAGE_FUNCTIONS
-    assert ("aws_lambda_powertools.logging" in modules) != page  # and the guard sees imports
+    page = code_dir.name in PAGE_FUNCTIONS
+    if code_dir.name in BACKGROUND_FUNCTIONS:
+        assert "coupons.service.webhooks" in modules  # the guard sees imports
+    else:
+        assert ("aws_lambda_powertools.logging" in modules) != page  # and the guard sees them
     assert page or "coupons.page.web" not in modules
     # The body models are loaded by the functions that take a body, and only by them.
-    assert ("coupons.models" in modules) == (route.code_dir.name in BODY_FUNCTIONS)
+    assert ("coupons.models" in modules) == (code_dir.name in BODY_FUNCTIONS)
 
 
 # Each operation's DynamoDB requests on a warm container (the API key already cached).

@@ -1,6 +1,7 @@
 """Every events/ file (the ones `sam local invoke -e` takes) runs through its handler."""
 
 import json
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("pag
         ("delete", 0), ("template_create", 0), ("template_update", 0), ("template_get", 0),
         ("template_list", 0), ("group_create", 0), ("group_update", 0), ("group_get", 0),
         ("group_list", 0), ("group_delete", 0), ("template_delete", 0),
+        ("webhook_put", 0), ("webhook_get", 0), ("webhook_rotate", 0), ("webhook_deliveries", 0),
+        ("webhook_redeliver", 4045),
         ("not_found", 4041)]  # fmt: skip
 # group_create names the template template_create made; group_delete runs before
 # template_delete, which a group referring to the template would refuse (4093).
@@ -29,6 +32,22 @@ FLOW = [("create", 0), ("create_bulk", 0), ("validate", 0), ("update", 0), ("pag
 # (its password, from create) once redeem_cancel has given its one use back.
 PAGES = {"page", "page_use"}
 PLACEHOLDER_TOKEN = "TOKEN_FROM_PAGEURL"
+# webhook_put sets a public https URL, whose name is resolved and checked when it is set
+# (coupons.webhooks.targets): here, offline, that name resolves to a public address (any
+# other name as usual). No stream runs in these tests, so no event is delivered:
+# webhook_deliveries lists none, and webhook_redeliver's example id is 4045.
+WEBHOOK_HOST, WEBHOOK_ADDRESS = "shop.example.com", "93.184.215.14"
+
+
+def _resolving_the_webhook_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == WEBHOOK_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (WEBHOOK_ADDRESS, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def _with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
@@ -48,6 +67,7 @@ def test_every_event_runs_through_its_handler(
 ) -> None:
     # The events carry fixed dates; run them on a day inside the coupon's period.
     monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 22))
+    _resolving_the_webhook_host(monkeypatch)
     answers: dict[str, Any] = {}
     for name, expected in FLOW:
         event = json.loads((EVENTS / f"{name}.json").read_text())
@@ -96,6 +116,18 @@ def test_every_event_runs_through_its_handler(
     assert group["couponCnt"] == 0
     assert [g["grpIdx"] for g in answers["group_list"]["result"]["items"]] == [1]
     assert answers["group_delete"]["result"] is None
+    _check_webhook_answers(answers)
+
+
+def _check_webhook_answers(answers: dict[str, Any]) -> None:
+    """The webhook: its secret shown when it is made and when rotated, never by GET."""
+    webhook = answers["webhook_put"]["result"]
+    assert webhook["url"] == f"https://{WEBHOOK_HOST}/hooks/coupons" and webhook["enabled"]
+    assert webhook["secret"].startswith("whsec_")
+    assert answers["webhook_get"]["result"]["url"] == webhook["url"]
+    assert "secret" not in answers["webhook_get"]["result"]
+    assert answers["webhook_rotate"]["result"]["secret"] not in ("", webhook["secret"])
+    assert answers["webhook_deliveries"]["result"] == {"items": [], "cursor": None}
 
 
 def test_env_json_points_sam_local_at_dynamodb_local() -> None:

@@ -23,6 +23,7 @@ API_KEYS, COUPONS, ACCOUNTS, INDEX_PARTITIONS = "KEY#*", "A#*#C#*", "ACCOUNT#*",
 PASSWORD_COUNTERS = ("A#*#PWD", "A#*#PWD#*")
 TEMPLATES = "A#*#TMPL"  # an account's templates and their number sequence
 GROUPS = "A#*#GRP"  # an account's groups and their number sequence
+WEBHOOKS = "A#*#WH"  # an account's webhook: its config ("CFG") and deliveries ("D#<event id>")
 
 
 def _keys_of(route: str) -> str:
@@ -162,6 +163,44 @@ GRANTS: dict[str, set[tuple[str, str]]] = {
         ("GetItem", GROUPS),
     },
     "NotFoundFunction": set(),
+    # Webhooks (DESIGN 2.9): the account's config and deliveries, under one partition.
+    "WebhookPutFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", WEBHOOKS),  # is there one (a new one gets its secret)
+        ("UpdateItem", WEBHOOKS),
+    },
+    "WebhookGetFunction": {("GetItem", API_KEYS), ("GetItem", WEBHOOKS)},
+    "WebhookRotateFunction": {("GetItem", API_KEYS), ("UpdateItem", WEBHOOKS)},
+    "WebhookDeliveriesFunction": {
+        ("GetItem", API_KEYS),
+        ("Query", WEBHOOKS),
+        ("GetItem", ACCOUNTS),  # the cursor key
+    },
+    "WebhookRedeliverFunction": {
+        ("GetItem", API_KEYS),
+        ("GetItem", WEBHOOKS),
+        ("UpdateItem", WEBHOOKS),
+    },
+    # Not behind the API (no API key, no request budget): the table's stream and the queue.
+    "WebhookEventsFunction": {
+        ("GetItem", COUPONS),  # the coupon of a redemption record moved out of it
+        ("GetItem", WEBHOOKS),  # the account's config
+        ("PutItem", WEBHOOKS),  # each event's delivery record
+        ("DeleteItem", WEBHOOKS),  # taken back when the queue refuses it
+    },
+    "WebhookSenderFunction": {("GetItem", WEBHOOKS), ("UpdateItem", WEBHOOKS)},
+}
+# function -> the actions it is granted on the webhook queue (and nothing else but the table).
+QUEUE = {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+QUEUE_GRANTS: dict[str, set[str]] = {
+    "WebhookEventsFunction": {"SendMessage"},  # each event queued
+    "WebhookRedeliverFunction": {"SendMessage"},  # a delivery queued again
+    "WebhookSenderFunction": {"ChangeMessageVisibility"},  # a failed one's backoff
+}
+# Functions run by an event source, not by a route: the event type of each, and its source.
+BACKGROUND: dict[str, tuple[str, dict[str, Any]]] = {
+    "WebhookEventsFunction": ("DynamoDB", {"Fn::GetAtt": ["CouponTable", "StreamArn"]}),
+    "WebhookSenderFunction": ("SQS", QUEUE),
 }
 
 
@@ -169,7 +208,9 @@ REQUEST_BUDGET = "A#*#RATE"  # the account's requests of the minute (limits.py)
 # Functions that authenticate no API key, so count no account's requests.
 PUBLIC_FUNCTIONS = {"NotFoundFunction", "PageFunction", "PageUseFunction"}
 for _function, _grants in GRANTS.items():
-    if _function not in PUBLIC_FUNCTIONS:  # every authenticated function counts its requests
+    if _function not in PUBLIC_FUNCTIONS | set(
+        BACKGROUND
+    ):  # every authenticated function counts its requests
         _grants.add(("UpdateItem", REQUEST_BUDGET))
 
 
@@ -203,6 +244,11 @@ EXPECTED = {
         f"GET {API}/group": "GroupGetFunction",
         f"GET {API}/group/list": "GroupListFunction",
         f"DELETE {API}/group/delete": "GroupDeleteFunction",
+        f"PUT {API}/webhook": "WebhookPutFunction",
+        f"GET {API}/webhook": "WebhookGetFunction",
+        f"POST {API}/webhook/rotate-secret": "WebhookRotateFunction",
+        f"GET {API}/webhook/deliveries": "WebhookDeliveriesFunction",
+        f"POST {API}/webhook/redeliver": "WebhookRedeliverFunction",
         "GET /c/{token}": "PageFunction",  # public, at the root: pageUrl is {domain}/c/{token}
         "POST /c/{token}/use": "PageUseFunction",
         "ANY $default": "NotFoundFunction",
@@ -222,6 +268,9 @@ def _routes() -> dict[str, str]:
     found = {}
     for name, function in _functions().items():
         for event in function["Properties"]["Events"].values():
+            if name in BACKGROUND:  # its one event source, and no route
+                assert event["Type"] == BACKGROUND[name][0], name
+                continue
             assert event["Type"] == "HttpApi"
             assert event["Properties"]["ApiId"] == {"Ref": "CouponApi"}
             found[f"{event['Properties']['Method']} {event['Properties']['Path']}"] = name
@@ -233,6 +282,8 @@ def _dynamodb_actions(function: dict[str, Any]) -> set[str]:
     for policy in function["Properties"].get("Policies", []):
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
+            if statement["Resource"] == QUEUE:
+                continue
             assert statement["Resource"] in (TABLE, INDEXES)
             actions |= {action.removeprefix("dynamodb:") for action in statement["Action"]}
     return actions
@@ -240,13 +291,17 @@ def _dynamodb_actions(function: dict[str, Any]) -> set[str]:
 
 def test_every_route_has_its_own_function_and_folder() -> None:
     assert _routes() == {route: function for route, (function, _) in EXPECTED.items()}
+    # Every function serves a route, but those an event source runs (and only those).
+    routed = {function for function, _ in EXPECTED.values()}
+    assert set(_functions()) == routed | set(BACKGROUND) and not routed & set(BACKGROUND)
     code_dirs = [f["Properties"]["CodeUri"] for f in _functions().values()]
     assert len(code_dirs) == len(set(code_dirs)) == len(_functions())
     assert all(uri.startswith("functions/") for uri in code_dirs)
 
 
 def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
-    for function_name, actions in {f: a for f, a in EXPECTED.values()}.items():
+    needs = {f: a for f, a in EXPECTED.values()} | {f: _actions(f) for f in BACKGROUND}
+    for function_name, actions in needs.items():
         granted = _dynamodb_actions(_functions()[function_name])
         assert granted == actions, function_name
         assert "*" not in "".join(granted) and "Scan" not in granted
@@ -254,8 +309,11 @@ def test_each_function_gets_exactly_the_actions_its_route_needs() -> None:
 
 READ_ONLY = {"GetItem", "BatchGetItem", "Query"}
 # Properties with which SAM would add permissions of its own to a function's role (X-Ray,
-# VPC networking, a dead-letter queue, event sources' pollers, connectors). Without them its
-# generated role gets only AWSLambdaBasicExecutionRole (writing the function's own logs).
+# VPC networking, a dead-letter queue, asynchronous invocation's destinations, connectors).
+# Without them its generated role gets only AWSLambdaBasicExecutionRole (writing the function's
+# own logs) and, for a function with an event source (BACKGROUND), that source's poller policy
+# (AWSLambdaDynamoDBExecutionRole: reading the table's stream; AWSLambdaSQSQueueExecutionRole:
+# receiving and deleting the queue's messages).
 SAM_ADDS_POLICIES = {"Tracing", "VpcConfig", "DeadLetterQueue", "EventInvokeConfig", "Connectors"}
 
 
@@ -281,13 +339,22 @@ def _strings(value: Any) -> list[str]:
 
 def test_least_privilege_every_statement_is_dynamodb_on_the_table() -> None:
     """Each statement: Allow, named DynamoDB actions (no wildcard, no Scan), on the table or
-    its indexes and nothing else; only Query reaches the indexes."""
-    allowed = {action for _, actions in EXPECTED.values() for action in actions}
+    its indexes and nothing else; only Query reaches the indexes. The webhook queue's
+    statements: named SQS actions on that queue only, for the functions that need them."""
+    allowed = {action for actions in map(_actions, GRANTS) for action in actions}
     assert "Scan" not in allowed and not any("*" in action for action in allowed)
+    queue_allowed = {f"sqs:{action}" for actions in QUEUE_GRANTS.values() for action in actions}
     for name, function in _functions().items():
         properties = function["Properties"]
         assert "Role" not in properties and not SAM_ADDS_POLICIES & set(properties), name
+        queue_actions: set[str] = set()
         for statement in _statements(function):
+            if statement["Resource"] == QUEUE:
+                assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, name
+                assert statement["Effect"] == "Allow"
+                assert all(action.startswith("sqs:") for action in statement["Action"]), name
+                queue_actions |= {a.removeprefix("sqs:") for a in statement["Action"]}
+                continue
             assert set(statement) == {"Sid", "Effect", "Action", "Resource", "Condition"}, name
             assert statement["Effect"] == "Allow"
             actions = statement["Action"]
@@ -298,12 +365,14 @@ def test_least_privilege_every_statement_is_dynamodb_on_the_table() -> None:
             assert statement["Resource"] in (TABLE, INDEXES), name
             if statement["Resource"] == INDEXES:
                 assert actions == ["dynamodb:Query"], name
+        assert queue_actions == QUEUE_GRANTS.get(name, set()), name
     defaults = TEMPLATE["Globals"]["Function"]
     assert not {"Policies", "Role", *SAM_ADDS_POLICIES} & set(defaults)
     # Nowhere in the whole template a wildcard or a Scan, nor any other IAM resource.
     for text in _strings(TEMPLATE["Resources"]):
         assert not text.startswith("dynamodb:") or text.removeprefix("dynamodb:") in allowed
-        assert text not in ("*", "dynamodb:*", "dynamodb:Scan"), text
+        assert not text.startswith("sqs:") or text in queue_allowed, text
+        assert text not in ("*", "dynamodb:*", "dynamodb:Scan", "sqs:*"), text
     iam = {name for name, r in RESOURCES.items() if r["Type"].startswith("AWS::IAM::")}
     assert iam == set()
 
@@ -325,6 +394,7 @@ def test_each_function_reaches_only_the_items_its_route_needs() -> None:
         granted = {
             (action.removeprefix("dynamodb:"), pattern)
             for statement in _statements(function)
+            if statement["Resource"] != QUEUE  # no items there (the test above)
             for action in statement["Action"]
             for pattern in _leading_keys(statement)
         }
@@ -356,6 +426,10 @@ def test_each_function_reaches_only_the_items_its_route_needs() -> None:
         (_keys_of("page/use"), "A#acct_0123456789abcdef#IK#page/use#" + "ab" * 32, True),
         (_keys_of("page/use"), "A#acct_0123456789abcdef#IK#redeem#" + "ab" * 32, False),
         (_keys_of("redeem"), "A#acct_0123456789abcdef#IK#page/use#" + "ab" * 32, False),
+        (WEBHOOKS, "A#acct_0123456789abcdef#WH", True),
+        (WEBHOOKS, "A#acct_0123456789abcdef#C#SUMMERWH", False),  # codes: 8-16, no "#"
+        (COUPONS, "A#acct_0123456789abcdef#WH", False),
+        (GROUPS, "A#acct_0123456789abcdef#WH", False),
     ],
 )
 def test_leading_key_patterns_separate_the_record_kinds(
@@ -402,6 +476,8 @@ def test_query_routes_are_read_only() -> None:
         "GroupGetFunction",
         "GroupListFunction",
         "PageFunction",
+        "WebhookGetFunction",
+        "WebhookDeliveriesFunction",
     }
     for function in readers:
         writes = {grant for grant in GRANTS[function] if grant[0] not in READ_ONLY}
@@ -420,10 +496,13 @@ def test_runtime_layer_and_limits() -> None:
     defaults = TEMPLATE["Globals"]["Function"]
     assert defaults["Runtime"] == "python3.13" and defaults["Architectures"] == ["arm64"]
     assert defaults["Timeout"] < 30  # the HTTP API's integration timeout
-    # A request can never still be running when its Idempotency-Key claim lapses.
+    # A request can never still be running when its Idempotency-Key claim lapses (only the
+    # functions behind the API answer requests; the webhook sender has its own Timeout).
+    routed = {name for name in _functions() if name not in BACKGROUND}
     assert all(
-        f["Properties"].get("Timeout", defaults["Timeout"]) * 1000 < idempotency.IN_PROGRESS_MS
-        for f in _functions().values()
+        _functions()[name]["Properties"].get("Timeout", defaults["Timeout"]) * 1000
+        < idempotency.IN_PROGRESS_MS
+        for name in routed
     )
     # A silent DynamoDB is given up (the client's attempts, timeouts and backoff) with time
     # left to answer 503 in the envelope before the function times out.
@@ -470,6 +549,8 @@ def test_table_is_durable_and_on_demand() -> None:
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["TimeToLiveSpecification"]["Enabled"] is True
+    # The webhooks' events come from its stream: what changed, before and after.
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_outputs_name_the_api_url_and_table() -> None:
@@ -576,12 +657,15 @@ def test_every_function_logs_json_into_its_own_log_group() -> None:
 
 
 def test_every_alarm_treats_missing_data_as_fine_and_fires_on_one_event() -> None:
-    assert len(_alarms()) == 2 * len(_functions()) + 3
+    assert len(_alarms()) == 2 * len(_functions()) + 4
     for name, alarm in _alarms().items():
         assert alarm["TreatMissingData"] == "notBreaching", name
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
         assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, 1), name
-        assert alarm.get("Period", 300) == 300 and alarm.get("Statistic", "Sum") == "Sum", name
+        # A count summed over the period; a queue's depth (a gauge): its most.
+        statistic = "Maximum" if name == "WebhookDeadLetters" else "Sum"
+        assert alarm.get("Period", 300) == 300, name
+        assert alarm.get("Statistic", "Sum") == statistic, name
         assert len(alarm["AlarmDescription"]) <= 1024, name
 
 
@@ -735,3 +819,79 @@ def test_samconfig_deploys_without_a_question_but_the_changeset() -> None:
     assert not {"AWS::Serverless::Application", "AWS::CloudFormation::Stack"} & types
     assert not {t for t in types if t.startswith("AWS::IAM::")}
     assert not any("RoleName" in f["Properties"] for f in _functions().values())
+
+
+# -- webhooks: the table's stream, the queue, the sender (DESIGN 2.9) ---------------------------
+
+
+def _event_source(function: str) -> dict[str, Any]:
+    (event,) = RESOURCES[function]["Properties"]["Events"].values()
+    properties: dict[str, Any] = event["Properties"]
+    source = properties["Queue"] if event["Type"] == "SQS" else properties["Stream"]
+    assert (event["Type"], source) == BACKGROUND[function]
+    return properties
+
+
+def test_webhook_events_read_the_stream_of_coupons_and_moved_out_records_only() -> None:
+    """The events function runs on the table's stream, only for coupon items (SK "C") and the
+    redemption records a delete moves out (SK "R#..."); a failing record is retried alone
+    (batches halved, partial failures reported), a bounded number of times."""
+    source = _event_source("WebhookEventsFunction")
+    assert source["StartingPosition"] == "LATEST" and source["BatchSize"] == 100
+    assert source["MaximumRetryAttempts"] == 10 and source["BisectBatchOnFunctionError"] is True
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    patterns = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {"dynamodb": {"Keys": {"SK": {"S": ["C"]}}}},
+        {"dynamodb": {"Keys": {"SK": {"S": [{"prefix": "R#"}]}}}},
+    ]
+
+
+def test_webhook_sender_reads_the_queue_with_time_for_a_batch() -> None:
+    """Up to 10 deliveries a batch, each at most 5 s (webhooks.delivery), one after the other,
+    within the sender's Timeout; the queue hides a message for 6 times that (AWS's advice for
+    an SQS event source), keeps it past the retries' 24 h and more, and moves one the sender
+    keeps failing on to the dead-letter queue, whose first message fires an alarm."""
+    source = _event_source("WebhookSenderFunction")
+    assert source["BatchSize"] == 10
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    timeout = RESOURCES["WebhookSenderFunction"]["Properties"]["Timeout"]
+    assert timeout >= source["BatchSize"] * 5 + 5
+    queue = RESOURCES["WebhookQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    assert queue["Properties"]["MessageRetentionPeriod"] > 2 * 24 * 3600
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 20,
+    }
+    dead = RESOURCES["WebhookDeadLetterQueue"]
+    assert dead["Type"] == "AWS::SQS::Queue"
+    assert dead["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600  # SQS's most
+    for name in ("WebhookQueue", "WebhookDeadLetterQueue"):
+        assert RESOURCES[name]["Properties"]["SqsManagedSseEnabled"] is True, name
+    alarm = _alarms()["WebhookDeadLetters"]
+    assert _single_metric(alarm) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]}},
+    )
+
+
+def test_the_functions_that_queue_or_read_the_queue_know_its_url() -> None:
+    for name, function in _functions().items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if name in QUEUE_GRANTS:
+            assert variables == {"WEBHOOK_QUEUE_URL": {"Ref": "WebhookQueue"}}, name
+        else:
+            assert variables == {}, name
+
+
+def test_local_webhooks_are_a_parameter_off_by_default() -> None:
+    """http://127.0.0.1 or localhost as a webhook URL: for the dev stack only, never by
+    default."""
+    parameter = TEMPLATE["Parameters"]["AllowLocalWebhooks"]
+    assert parameter["Type"] == "String" and parameter["Default"] == "false"
+    assert parameter["AllowedValues"] == ["false", "true"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_ALLOW_LOCAL"] == {"Ref": "AllowLocalWebhooks"}

@@ -62,7 +62,8 @@ def test_a_redemption_is_one_event_and_the_last_use_another(api: Api) -> None:
     assert set(body) == {"id", "type", "created", "data"}
     assert body["data"]["coupon"]["cpnNo"] == code and body["data"]["coupon"]["useCnt"] == 2
     assert body["data"]["redemption"]["status"] == "REDEEMED"
-    for secret in ("onsitePwd", "pageKey", "rdm", "pwdFailTs"):
+    assert body["data"]["coupon"]["onsitePwd"] == ""  # the coupon object's: never the password
+    for secret in ("pageKey", "rdm", "pwdFailTs", "pwdLockedUntil"):
         assert secret not in body["data"]["coupon"]
     # The same committed change read twice gives the same ids: one delivery per id.
     assert len({e.id for e in first + last}) == 3
@@ -154,6 +155,7 @@ def _resolving_to(*addresses: str) -> targets.Resolver:
     [
         "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
         "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.1", "224.0.0.1",
+        "::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::a00:1", "::ffff:0:7f00:1",
     ],
 )  # fmt: skip
 def test_a_name_resolving_to_a_private_address_is_refused(address: str) -> None:
@@ -163,6 +165,14 @@ def test_a_name_resolving_to_a_private_address_is_refused(address: str) -> None:
     # One private address among public ones is enough to refuse it.
     with pytest.raises(targets.UnsafeTarget):
         targets.checked("https://h.example.com", resolver=_resolving_to("93.184.215.14", address))
+
+
+def test_ipv4_is_tried_first() -> None:
+    # A function outside a VPC has no IPv6 route out: "2600:..." must not win over "52...".
+    found = targets.checked(
+        "https://hooks.example.com", resolver=lambda h, p: ["2600:1f18::1", "52.94.1.2"]
+    )
+    assert found.address == "52.94.1.2"
 
 
 def test_a_public_https_target_is_pinned_to_its_checked_address() -> None:
@@ -209,6 +219,8 @@ class Receiver:
         self.secret = secret
         self.behaviour = "ok"  # ok, error, slow, redirect, huge
         self.seen: list[tuple[str, bool]] = []  # (event id, signature valid)
+        self.bodies: list[str] = []
+        self.headers: list[str] = []  # Coupon-Signature
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -218,8 +230,18 @@ class Receiver:
                     outer.secret, self.headers["Coupon-Signature"], body, now=int(time.time())
                 )
                 outer.seen.append((self.headers["Coupon-Event-Id"], valid))
+                outer.bodies.append(body.decode())
+                outer.headers.append(self.headers["Coupon-Signature"])
                 if outer.behaviour == "slow":
                     time.sleep(1.0)
+                if outer.behaviour == "drip":  # an answer a line at a time, never done
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for n in range(20):
+                        with contextlib.suppress(OSError):
+                            self.wfile.write(f"X-Drip-{n}: 1\r\n".encode())
+                            self.wfile.flush()
+                        time.sleep(0.1)
+                    return
                 status = {"ok": 200, "error": 500, "redirect": 302, "huge": 200, "slow": 200}
                 self.send_response(status[outer.behaviour])
                 if outer.behaviour == "redirect":
@@ -276,6 +298,17 @@ def test_a_receiver_that_does_not_answer_in_time(
 ) -> None:
     monkeypatch.setattr(delivery, "TIMEOUT_S", 0.3)  # 5 s deployed
     receiver.behaviour = "slow"
+    started = time.monotonic()
+    assert _send(receiver) == delivery.Attempt(False, None, "timed out")
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_receiver_dribbling_its_answer_is_cut_off(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read gets a byte before its timeout; the attempt as a whole still ends on time."""
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 0.5)
+    receiver.behaviour = "drip"
     started = time.monotonic()
     assert _send(receiver) == delivery.Attempt(False, None, "timed out")
     assert time.monotonic() - started < 1.0

@@ -16,6 +16,8 @@ class ErrorCode(IntEnum):
     ROUTE_NOT_FOUND = 4041
     GROUP_NOT_FOUND = 4042
     TEMPLATE_NOT_FOUND = 4043
+    WEBHOOK_NOT_SET = 4044
+    DELIVERY_NOT_FOUND = 4045
     CODE_EXISTS = 4090
     COUPON_LOCKED = 4091
     IDEMPOTENCY_IN_PROGRESS = 4092
@@ -80,6 +82,8 @@ class Reason(Enum):
     CODE_GENERATED_IN_BULK = auto()
     NO_SUCH_TEMPLATE = auto()
     NO_SUCH_GROUP = auto()
+    NOT_A_BOOLEAN = auto()
+    NOT_A_WEBHOOK_TARGET = auto()
     CODE_REQUIRED = auto()
     NOT_A_CODE = auto()
     NOT_AN_IDEMPOTENCY_KEY = auto()

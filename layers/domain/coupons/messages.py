@@ -26,6 +26,16 @@ CATALOG: dict[ErrorCode, tuple[int, str, str]] = {
     ErrorCode.ROUTE_NOT_FOUND: (404, "No such route.", "존재하지 않는 경로입니다."),
     ErrorCode.GROUP_NOT_FOUND: (404, "Group not found.", "그룹을 찾을 수 없습니다."),
     ErrorCode.TEMPLATE_NOT_FOUND: (404, "Template not found.", "템플릿을 찾을 수 없습니다."),
+    ErrorCode.WEBHOOK_NOT_SET: (
+        404,
+        "No webhook is set: PUT /webhook sets one.",
+        "설정된 웹훅이 없습니다. PUT /webhook으로 설정하세요.",
+    ),
+    ErrorCode.DELIVERY_NOT_FOUND: (
+        404,
+        "Webhook delivery not found.",
+        "웹훅 전송 내역을 찾을 수 없습니다.",
+    ),
     ErrorCode.CODE_EXISTS: (
         409,
         "The coupon code already exists.",
@@ -211,6 +221,11 @@ REASONS: dict[Reason, tuple[str, str]] = {
     Reason.NO_SUCH_TEMPLATE: (
         "is not a template of this account (POST /template/create makes one)",
         "이 계정의 템플릿이 아닙니다(POST /template/create로 만들 수 있습니다).",
+    ),
+    Reason.NOT_A_BOOLEAN: ("must be true or false", "true 또는 false여야 합니다."),
+    Reason.NOT_A_WEBHOOK_TARGET: (
+        "must be an https URL of a public address (not loopback, private, link-local or a cloud metadata address), without credentials",
+        "공개 주소의 https URL이어야 합니다(루프백, 사설, 링크 로컬, 클라우드 메타데이터 주소 불가, 자격 증명 불가).",
     ),
     Reason.NO_SUCH_GROUP: (
         "is not a group of this account (POST /group/create makes one)",

@@ -80,7 +80,7 @@ REDEMPTION_ID = re.compile(r"^[0-9a-f]{24}$")
 
 type Check = Callable[[str], str]  # a string field's own check: the value, or Invalid(reason)
 _RULES = "rules"  # the field's metadata key
-_JSON_TYPES = {str: "string", int: "integer", float: "number"}
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 class Shape:
@@ -141,16 +141,14 @@ class BodyField:
             return self.choices[self.choices.index(value)]
         if self.type is str:
             return self._text(value)
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise Invalid(Reason.NOT_A_BOOLEAN)
+            return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Invalid(Reason.NOT_A_NUMBER if self.type is float else Reason.NOT_AN_INTEGER)
         if self.type is float:
-            try:
-                number = float(value)
-            except OverflowError:
-                raise Invalid(Reason.NOT_A_NUMBER) from None
-            if not math.isfinite(number):
-                raise Invalid(Reason.NOT_FINITE)
-            return number
+            return _finite(value)
         if not isinstance(value, int):
             raise Invalid(Reason.NOT_AN_INTEGER)
         return self._in_range(value)
@@ -215,6 +213,16 @@ class BodyField:
                 }
             ]
         return dict(sorted(prop.items()))
+
+
+def _finite(value: float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Invalid(Reason.NOT_A_NUMBER) from None
+    if not math.isfinite(number):
+        raise Invalid(Reason.NOT_FINITE)
+    return number
 
 
 class Body:
@@ -622,6 +630,25 @@ class GroupUpdateRequest(Body):
     @classmethod
     def _kept(cls, sent: Mapping[str, Any]) -> dict[str, Any]:
         return {"edits": {name: sent[name] for name in GROUP_FIELDS if name in sent}}
+
+
+# --- webhooks (DESIGN 2.9) -------------------------------------------------------------------
+
+
+@body
+class WebhookRequest(Body):
+    """The account's webhook: where events are sent (https, a public address: checked now and
+    again at each send), and whether they are."""
+
+    url: str = spec(min_length=1, max_length=2048)
+    enabled: bool = spec(default=True)
+
+
+@body
+class RedeliverRequest(Body):
+    """A delivery to send again, by its event id."""
+
+    id: str = spec(min_length=1, max_length=64)
 
 
 def _decimals(amount: float) -> int:

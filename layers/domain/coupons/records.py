@@ -156,6 +156,38 @@ class GroupObject(GroupFieldsRecord):
     regYmdt: str
 
 
+class WebhookObject(TypedDict):
+    """GET /webhook (never the secret)."""
+
+    url: str
+    enabled: bool
+    createdYmdt: str
+    updatedYmdt: str
+
+
+class WebhookSet(TypedDict):
+    """PUT /webhook: the secret only when the webhook is created (POST /webhook/rotate-secret
+    makes a new one)."""
+
+    url: str
+    enabled: bool
+    secret: str | None
+
+
+class DeliveryView(TypedDict):
+    """One item of GET /webhook/deliveries."""
+
+    id: str
+    type: str
+    cpnNo: str
+    status: str  # PENDING, RETRYING, DELIVERED, FAILED
+    attempts: int
+    lastStatus: int | None  # the receiver's last HTTP status; None: no answer
+    lastError: str
+    createdYmdt: str
+    lastAttemptYmdt: str
+
+
 class AccountRecord(TypedDict):
     account: str
     name: str

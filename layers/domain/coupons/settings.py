@@ -23,6 +23,10 @@ class Settings:
     time_zone: ZoneInfo
     public_base_url: str
     account_requests_per_minute: int  # 0: no limit (limits.py)
+    # Webhooks (DESIGN 2.9): http to 127.0.0.1/localhost allowed (the dev stack only); the
+    # queue the events function fills and the sender reads ("" in the API's functions).
+    webhook_allow_local: bool = False
+    webhook_queue_url: str = ""
 
 
 def load() -> Settings:
@@ -43,6 +47,8 @@ def load() -> Settings:
         time_zone=time_zone,
         public_base_url=base_url,
         account_requests_per_minute=int(per_minute),
+        webhook_allow_local=os.environ.get("WEBHOOK_ALLOW_LOCAL", "false") == "true",
+        webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
     )
 
 

@@ -93,3 +93,16 @@ def index_keys(account: str, coupon: Mapping[str, object]) -> dict[str, str]:
     if coupon["userId"]:
         keys["userPK"] = index_partition(account, BY_USER, coupon["userId"])
     return keys
+
+
+WEBHOOK_SK = "CFG"
+DELIVERY_PREFIX = "D#"
+
+
+def webhook_pk(account: str) -> str:
+    """The account's webhook: its settings (SK CFG) and its deliveries (SK D#<event id>)."""
+    return f"A#{account}#WH"
+
+
+def delivery_key(account: str, event_id: str) -> AttributeMap:
+    return key(webhook_pk(account), DELIVERY_PREFIX + event_id)

@@ -2,10 +2,12 @@
 address, 5 s to answer, no redirect followed, at most a few KB of the answer read. It says what
 happened; the caller decides whether to try again (retry_delay)."""
 
+import contextlib
 import http.client
 import random
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 from coupons.webhooks.signing import signature
@@ -29,7 +31,8 @@ class Attempt:
 
 
 def send(target: Target, event_id: str, body: bytes, secret: str, *, now: int) -> Attempt:
-    """POST `body` to `target` with its event id and signature."""
+    """POST `body` to `target` with its event id and signature. The whole exchange has
+    TIMEOUT_S, however the receiver dribbles its answer (each socket read has it too)."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -37,8 +40,28 @@ def send(target: Target, event_id: str, body: bytes, secret: str, *, now: int) -
         "Coupon-Signature": signature(secret, now, body),
     }
     connection = _connection(target)
+    outcome: list[Attempt] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_exchange(connection, target.path, headers, body)),
+        name="webhook-attempt",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(TIMEOUT_S)
+    if not outcome:  # still talking: cut it off (its read fails, and the thread ends)
+        with contextlib.suppress(OSError):
+            if connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        connection.close()
+        return Attempt(False, None, "timed out")
+    return outcome[0]
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, path: str, headers: dict[str, str], body: bytes
+) -> Attempt:
     try:
-        connection.request("POST", target.path, body=body, headers=headers)
+        connection.request("POST", path, body=body, headers=headers)
         answer = connection.getresponse()
         answer.read(MAX_ANSWER_BYTES)  # never more than a few KB of what the receiver says
         status = answer.status

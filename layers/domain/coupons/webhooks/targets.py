@@ -43,10 +43,23 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in found})
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (IPv4-compatible, NAT64 and
+# its local-use prefix, IPv4-translated): the embedded address must be public too.
+EMBEDDING = tuple(
+    ipaddress.ip_network(net)
+    for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96")
+)
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif any(ip in net for net in EMBEDDING):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            if not is_public(str(embedded)):
+                return False
     return ip.is_global and not ip.is_multicast and ip not in METADATA
 
 
@@ -73,7 +86,8 @@ def checked(url: str, *, allow_local: bool = False, resolver: Resolver = resolve
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if local:
         return Target(parts.scheme, host, port, path, "127.0.0.1")
-    addresses = resolver(host, port)
+    # IPv4 first: a function outside a VPC has no IPv6 route out.
+    addresses = sorted(resolver(host, port), key=lambda address: (":" in address, address))
     if not addresses or not all(is_public(address) for address in addresses):
         raise UnsafeTarget("NOT_PUBLIC")
     return Target(parts.scheme, host, port, path, addresses[0])
