@@ -182,3 +182,43 @@ def test_a_rotated_secret_signs_the_next_attempt(
     assert signing.verify(
         receiver.secret, receiver.headers[-1], receiver.bodies[-1].encode(), now=int(time.time())
     )
+
+
+def test_a_delivery_the_queue_refused_is_queued_when_its_record_comes_again(
+    api: Api, queue_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded, then the queue refused it: the record is taken back and the stream record
+    fails, so Lambda sends it again, and this time the delivery is recorded and queued (one
+    retry chain: never recorded but not queued, never queued twice)."""
+    from coupons.webhooks import queue
+
+    _set(api, receiver)
+    code = api.create(useLimit=0, webhookEnableYn="Y").result
+    record = _committed(api, code, lambda: api.redeem(code))
+    real = queue.enqueue
+
+    def refused(*args: Any) -> None:
+        raise ConnectionError("SQS unreachable")
+
+    monkeypatch.setattr(queue, "enqueue", refused)
+    assert _stream([record]) == {"batchItemFailures": [{"itemIdentifier": "0"}]}
+    assert _deliveries(api) == []  # taken back
+    monkeypatch.setattr(queue, "enqueue", real)
+    assert _stream([json.loads(json.dumps(record))]) == {"batchItemFailures": []}
+    assert _stream([json.loads(json.dumps(record))]) == {"batchItemFailures": []}  # once more
+    messages = _messages(queue_url)
+    assert len(messages) == 1
+    assert service.on_queue({"Records": messages}) == {"batchItemFailures": []}
+    assert [d["status"] for d in _deliveries(api)] == ["DELIVERED"]
+    assert len(receiver.seen) == 1
+
+
+def test_redeliver_waits_for_a_delivery_still_being_tried(
+    api: Api, queue_url: str, receiver: Receiver
+) -> None:
+    _set(api, receiver)
+    code = api.create(useLimit=0, webhookEnableYn="Y").result
+    _stream([_committed(api, code, lambda: api.redeem(code))])
+    [pending] = _deliveries(api)
+    assert api.call("POST", "/webhook/redeliver", body={"id": pending["id"]}).code == 0
+    assert len(_messages(queue_url)) == 1  # not a second chain while the first is queued
