@@ -5,7 +5,7 @@ id>: event ids are time-ordered, so a Query lists deliveries newest first)."""
 from typing import TYPE_CHECKING, Any
 
 from coupons.store.client import ConditionFailed, request
-from coupons.store.items import Item, from_item, key, to_item, values
+from coupons.store.items import Item, assignments, from_item, key, to_item, values
 from coupons.store.keys import DELIVERY_PREFIX, WEBHOOK_SK, delivery_key, webhook_pk
 
 if TYPE_CHECKING:
@@ -92,22 +92,21 @@ def update_delivery(
 ) -> bool:
     """Set `changes` on an existing delivery (whose status is one of `only_if`, when given);
     False otherwise."""
-    names = {f"#f{i}": name for i, name in enumerate(changes)}
-    attrs: dict[str, Any] = {f":f{i}": value for i, value in enumerate(changes.values())}
+    sets, names, attrs = assignments(changes)
     condition = "attribute_exists(PK)"
     if only_if:
         names["#status"] = "status"
-        attrs.update({f":s{i}": status for i, status in enumerate(only_if)})
+        attrs |= to_item({f":s{i}": status for i, status in enumerate(only_if)})
         condition += f" AND #status IN ({', '.join(f':s{i}' for i in range(len(only_if)))})"
     try:
         request(
             lambda db, table: db.update_item(
                 TableName=table,
                 Key=delivery_key(account, event_id),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes))),
+                UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(attrs),
+                ExpressionAttributeValues=attrs,
             )
         )
     except ConditionFailed:

@@ -105,42 +105,23 @@ def _coupon_events(
         return []
     cid = str(new["cid"])
     before, after = old.get("rdm") or {}, new.get("rdm") or {}
-    events: list[Event] = []
+    found: list[tuple[str, str, Mapping[str, Any]]] = []  # (rdmId, kind, record)
     for rdm_id, record in after.items():
         was = before.get(rdm_id)
         if was is None and record.get("status") == "REDEEMED":
-            events.append(
-                _event(
-                    account,
-                    cpn_no,
-                    cid,
-                    rdm_id,
-                    "redeemed",
-                    coupon=new,
-                    record=record,
-                    created=created,
-                )
-            )
+            found.append((rdm_id, "redeemed", record))
             if _last_use(old, new):
-                events.append(
-                    _event(
-                        account,
-                        cpn_no,
-                        cid,
-                        rdm_id,
-                        "used_up",
-                        coupon=new,
-                        record=record,
-                        created=created,
-                    )
-                )
-        elif (
-            was is not None
-            and was.get("status") == "REDEEMED"
-            and record.get("status") == "CANCELLED"
-        ):
-            events.append(_event(account, cpn_no, cid, rdm_id, "redemption_cancelled", coupon=new, record=record, created=created))  # fmt: skip
-    return events
+                found.append((rdm_id, "used_up", record))
+        elif was is not None and (was.get("status"), record.get("status")) == ("REDEEMED", "CANCELLED"):  # fmt: skip
+            found.append((rdm_id, "redemption_cancelled", record))
+    if not found:
+        return []
+    shown = public(new)  # once for the record's events (a record moving out has none)
+    return [
+        Event(event_id(account, cpn_no, cid, rdm_id, kind, created), f"coupon.{kind}",  # type: ignore[arg-type]
+              account, cpn_no, created, shown, redemption(rdm_id, record))
+        for rdm_id, kind, record in found
+    ]  # fmt: skip
 
 
 def _moved_out_cancel(
@@ -157,21 +138,6 @@ def _moved_out_cancel(
               "coupon.redemption_cancelled", account, cpn_no, created, coupon,
               redemption(rdm_id, new))
     ]  # fmt: skip
-
-
-def _event(  # noqa: PLR0913 - what an event reports
-    account: str, cpn_no: str, cid: str, rdm_id: str, kind: str, *, coupon: dict[str, Any],
-    record: Mapping[str, Any], created: int,
-) -> Event:  # fmt: skip
-    return Event(
-        event_id(account, cpn_no, cid, rdm_id, kind, created),
-        f"coupon.{kind}",  # type: ignore[arg-type]
-        account,
-        cpn_no,
-        created,
-        public(coupon),
-        redemption(rdm_id, record),
-    )
 
 
 def _last_use(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
